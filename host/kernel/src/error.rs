@@ -1,0 +1,57 @@
+use crate::model::Violation;
+
+/// Everything the kernel can refuse or fail at, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+
+    #[error(
+        "this .loom/loom.db has schema version {found}, newer than this loom understands \
+         (up to {supported}); upgrade loom"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+
+    #[error(
+        "task #{id} \"{title}\" is still open (one task at a time per project); finish it with \
+         `loom resume`, or drop it with `loom abandon`"
+    )]
+    TaskOpen { id: u64, title: String },
+
+    #[error("no run #{0} in this project; `loom status` lists the runs")]
+    NoSuchRun(u64),
+
+    #[error("no pending gate matches \"{0}\"; `loom gates` lists the pending ones")]
+    NoSuchGate(String),
+
+    #[error("gate \"{name}\" is for a {expected} to decide, not a {got}")]
+    WrongDecider {
+        name: String,
+        expected: String,
+        got: String,
+    },
+
+    #[error("run #{run} is {status}; {hint}")]
+    RunNotActive {
+        run: u64,
+        status: String,
+        hint: &'static str,
+    },
+
+    #[error(
+        "tick {seq} of run #{run} was already written by another loom process; run \
+         `loom status` and try again"
+    )]
+    Conflict { run: u64, seq: u64 },
+
+    #[error("the bundle's rules could not be checked, so the tick was rolled back: {0}")]
+    Rules(String),
+
+    #[error("{} rule(s) refused the tick; first: [{}] {}", .0.len(), .0[0].rule, .0[0].message)]
+    Violated(Vec<Violation>),
+
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = KernelError> = std::result::Result<T, E>;

@@ -1,0 +1,318 @@
+//! Read queries shared by [`crate::Store`] (committed state) and [`crate::View`] (state inside an
+//! open tick). Every statement is `prepare_cached`: a tick runs the same few many times.
+
+use crate::error::{KernelError, Result};
+use crate::model::*;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+fn bad(what: &str, value: &str) -> KernelError {
+    KernelError::Corrupt(format!("unknown {what} \"{value}\""))
+}
+
+fn parse<T>(what: &str, s: String, f: fn(&str) -> Option<T>) -> Result<T> {
+    f(&s).ok_or_else(|| bad(what, &s))
+}
+
+fn u(v: i64) -> u64 {
+    v as u64
+}
+
+pub(crate) fn task(conn: &Connection, id: u64) -> Result<Option<Task>> {
+    let mut st =
+        conn.prepare_cached("SELECT id, title, status, created_ms FROM tasks WHERE id = ?1")?;
+    let row = st
+        .query_row([id as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })
+        .optional()?;
+    row.map(|(id, title, status, created)| {
+        Ok(Task {
+            id: u(id),
+            title,
+            status: parse("task status", status, TaskStatus::parse)?,
+            created_ms: u(created),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn open_task(conn: &Connection) -> Result<Option<Task>> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM tasks WHERE status = 'open'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => task(conn, u(id)),
+        None => Ok(None),
+    }
+}
+
+const RUN_COLS: &str = "id, task_id, bundle_name, bundle_version, bundle_hash, status, phase, \
+                        settings, stop_reason, created_ms, last_seq";
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<(Run, String)> {
+    let status: String = r.get(5)?;
+    Ok((
+        Run {
+            id: u(r.get(0)?),
+            task_id: u(r.get(1)?),
+            bundle_name: r.get(2)?,
+            bundle_version: r.get(3)?,
+            bundle_hash: r.get(4)?,
+            status: RunStatus::Running,
+            phase: r.get(6)?,
+            settings: r.get(7)?,
+            stop_reason: r.get(8)?,
+            created_ms: u(r.get(9)?),
+            last_seq: u(r.get(10)?),
+        },
+        status,
+    ))
+}
+
+fn finish_run((mut run, status): (Run, String)) -> Result<Run> {
+    run.status = parse("run status", status, RunStatus::parse)?;
+    Ok(run)
+}
+
+pub(crate) fn run(conn: &Connection, id: u64) -> Result<Option<Run>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"))?;
+    st.query_row([id as i64], run_row).optional()?.map(finish_run).transpose()
+}
+
+pub(crate) fn runs(conn: &Connection) -> Result<Vec<Run>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs ORDER BY id"))?;
+    let rows = st.query_map([], run_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_run).collect()
+}
+
+pub(crate) fn runs_of_task(conn: &Connection, task: u64) -> Result<Vec<Run>> {
+    let mut st = conn
+        .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"))?;
+    let rows = st.query_map([task as i64], run_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_run).collect()
+}
+
+pub(crate) fn facts(conn: &Connection, run: u64, kind: &str) -> Result<Vec<Fact>> {
+    let mut st = conn.prepare_cached(
+        "SELECT kind, key, value, tick FROM facts WHERE run_id = ?1 AND kind = ?2 ORDER BY key",
+    )?;
+    let rows = st
+        .query_map(params![run as i64, kind], |r| {
+            Ok(Fact {
+                kind: r.get(0)?,
+                key: r.get(1)?,
+                value: r.get(2)?,
+                tick: u(r.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn all_facts(conn: &Connection, run: u64) -> Result<Vec<Fact>> {
+    let mut st = conn.prepare_cached(
+        "SELECT kind, key, value, tick FROM facts WHERE run_id = ?1 ORDER BY kind, key",
+    )?;
+    let rows = st
+        .query_map(params![run as i64], |r| {
+            Ok(Fact {
+                kind: r.get(0)?,
+                key: r.get(1)?,
+                value: r.get(2)?,
+                tick: u(r.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn fact(conn: &Connection, run: u64, kind: &str, key: &str) -> Result<Option<Fact>> {
+    let mut st = conn.prepare_cached(
+        "SELECT value, tick FROM facts WHERE run_id = ?1 AND kind = ?2 AND key = ?3",
+    )?;
+    Ok(st
+        .query_row(params![run as i64, kind, key], |r| {
+            Ok(Fact {
+                kind: kind.to_owned(),
+                key: key.to_owned(),
+                value: r.get(0)?,
+                tick: u(r.get(1)?),
+            })
+        })
+        .optional()?)
+}
+
+const GATE_COLS: &str = "id, run_id, name, status, decider, risk, summary, shown_hash, \
+                         opened_tick, decided_tick, decided_by, transport, note";
+
+type RawGate = (Gate, String, String, String);
+
+fn gate_row(r: &Row<'_>) -> rusqlite::Result<RawGate> {
+    Ok((
+        Gate {
+            id: u(r.get(0)?),
+            run_id: u(r.get(1)?),
+            name: r.get(2)?,
+            status: GateStatus::Pending,
+            decider: Decider::Human,
+            risk: Risk::High,
+            summary: r.get(6)?,
+            shown_hash: r.get(7)?,
+            opened_tick: u(r.get(8)?),
+            decided_tick: r.get::<_, Option<i64>>(9)?.map(u),
+            decided_by: r.get(10)?,
+            transport: r.get(11)?,
+            note: r.get(12)?,
+        },
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn finish_gate((mut g, status, decider, risk): RawGate) -> Result<Gate> {
+    g.status = parse("gate status", status, GateStatus::parse)?;
+    g.decider = parse("decider", decider, Decider::parse)?;
+    g.risk = parse("risk", risk, Risk::parse)?;
+    Ok(g)
+}
+
+pub(crate) fn gates(conn: &Connection, run: u64) -> Result<Vec<Gate>> {
+    let mut st =
+        conn.prepare_cached(&format!("SELECT {GATE_COLS} FROM gates WHERE run_id = ?1 ORDER BY id"))?;
+    let rows = st.query_map([run as i64], gate_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_gate).collect()
+}
+
+const LEDGER_COLS: &str = "key, attempt, run_id, seq, step, kind, retry_safe, status, \
+                           request_hash, result_hash, summary, meta, intent_ms, result_ms";
+
+fn ledger_row(r: &Row<'_>) -> rusqlite::Result<(LedgerRow, String)> {
+    Ok((
+        LedgerRow {
+            key: r.get(0)?,
+            attempt: r.get::<_, i64>(1)? as u32,
+            run_id: u(r.get(2)?),
+            seq: u(r.get(3)?),
+            step: r.get(4)?,
+            kind: r.get(5)?,
+            retry_safe: r.get(6)?,
+            status: LedgerStatus::Intent,
+            request_hash: r.get(8)?,
+            result_hash: r.get(9)?,
+            summary: r.get(10)?,
+            meta: r.get(11)?,
+            intent_ms: u(r.get(12)?),
+            result_ms: r.get::<_, Option<i64>>(13)?.map(u),
+        },
+        r.get(7)?,
+    ))
+}
+
+fn finish_ledger((mut l, status): (LedgerRow, String)) -> Result<LedgerRow> {
+    l.status = parse("ledger status", status, LedgerStatus::parse)?;
+    Ok(l)
+}
+
+pub(crate) fn ledger(conn: &Connection, run: u64) -> Result<Vec<LedgerRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {LEDGER_COLS} FROM ledger WHERE run_id = ?1 ORDER BY seq, key, attempt"
+    ))?;
+    let rows = st.query_map([run as i64], ledger_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_ledger).collect()
+}
+
+/// Every attempt at one effect, oldest first.
+pub(crate) fn attempts(conn: &Connection, key: &str) -> Result<Vec<LedgerRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {LEDGER_COLS} FROM ledger WHERE key = ?1 ORDER BY attempt"
+    ))?;
+    let rows = st.query_map([key], ledger_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_ledger).collect()
+}
+
+const TICK_COLS: &str =
+    "run_id, seq, unix_ms, kind, step, decider, summary, changes, prev_hash, hash";
+
+fn tick_row(r: &Row<'_>) -> rusqlite::Result<(TickRow, String)> {
+    Ok((
+        TickRow {
+            run_id: u(r.get(0)?),
+            seq: u(r.get(1)?),
+            unix_ms: u(r.get(2)?),
+            kind: TickKind::Start,
+            step: r.get(4)?,
+            decider: r.get(5)?,
+            summary: r.get(6)?,
+            changes: r.get(7)?,
+            prev_hash: r.get(8)?,
+            hash: r.get(9)?,
+        },
+        r.get(3)?,
+    ))
+}
+
+pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {TICK_COLS} FROM ticks WHERE run_id = ?1 ORDER BY seq"
+    ))?;
+    let rows = st.query_map([run as i64], tick_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(mut t, kind)| {
+            t.kind = parse("tick kind", kind, TickKind::parse)?;
+            Ok(t)
+        })
+        .collect()
+}
+
+pub(crate) fn last_hash(conn: &Connection, run: u64) -> Result<Option<(u64, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT seq, hash FROM ticks WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([run as i64], |r| Ok((u(r.get(0)?), r.get(1)?)))
+        .optional()?)
+}
+
+pub(crate) fn violations(conn: &Connection, run: u64) -> Result<Vec<ViolationRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT run_id, seq, unix_ms, step, rule, message, rows FROM violations \
+         WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let raw = st
+        .query_map([run as i64], |r| {
+            Ok((
+                u(r.get(0)?),
+                u(r.get(1)?),
+                u(r.get(2)?),
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    raw.into_iter()
+        .map(|(run_id, seq, unix_ms, step, rule, message, rows)| {
+            let rows = serde_json::from_str(&rows)
+                .map_err(|e| KernelError::Corrupt(format!("violation rows: {e}")))?;
+            Ok(ViolationRow { run_id, seq, unix_ms, step, rule, message, rows })
+        })
+        .collect()
+}
+
+pub(crate) fn blob(conn: &Connection, hash: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))
+        .optional()?)
+}
+
+/// Stores `data` under its SHA-256; storing the same bytes twice is a no-op.
+pub(crate) fn put_blob(conn: &Connection, data: &[u8]) -> Result<String> {
+    let hash = crate::hash::sha256_hex(data);
+    conn.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?
+        .execute(params![hash, data.len() as i64, data])?;
+    Ok(hash)
+}

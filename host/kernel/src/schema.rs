@@ -1,0 +1,175 @@
+//! The schema, as a constant list of migrations applied in order. A released migration is never
+//! edited: an old `.loom/loom.db` must keep opening (and replaying) in a newer loom.
+
+use crate::error::KernelError;
+use rusqlite::Connection;
+
+/// Migration N (1-based) brings `PRAGMA user_version` from N-1 to N.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+CREATE TABLE tasks (
+    id          INTEGER PRIMARY KEY,
+    title       TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('open','done','failed','abandoned')),
+    created_ms  INTEGER NOT NULL
+);
+-- One in-flight task per project, held by the schema itself and not only by the code.
+CREATE UNIQUE INDEX tasks_one_open ON tasks(status) WHERE status = 'open';
+
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,
+    task_id         INTEGER NOT NULL REFERENCES tasks(id),
+    bundle_name     TEXT NOT NULL,
+    bundle_version  TEXT NOT NULL,
+    bundle_hash     TEXT NOT NULL,
+    status          TEXT NOT NULL
+        CHECK (status IN ('running','waiting','stopped','done','failed','abandoned')),
+    phase           TEXT NOT NULL,
+    settings        TEXT NOT NULL,
+    stop_reason     TEXT,
+    created_ms      INTEGER NOT NULL,
+    last_seq        INTEGER NOT NULL
+);
+
+CREATE TABLE ticks (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    seq         INTEGER NOT NULL,
+    unix_ms     INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    step        TEXT,
+    decider     TEXT,
+    summary     TEXT NOT NULL,
+    changes     TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE ledger (
+    key          TEXT NOT NULL,
+    attempt      INTEGER NOT NULL,
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    seq          INTEGER NOT NULL,
+    step         TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    retry_safe   INTEGER NOT NULL,
+    status       TEXT NOT NULL
+        CHECK (status IN ('intent','done','failed','refused','superseded')),
+    request_hash TEXT,
+    result_hash  TEXT,
+    summary      TEXT NOT NULL DEFAULT '',
+    meta         TEXT NOT NULL DEFAULT '{}',
+    intent_ms    INTEGER NOT NULL,
+    result_ms    INTEGER,
+    PRIMARY KEY (key, attempt)
+) WITHOUT ROWID;
+CREATE INDEX ledger_by_run ON ledger(run_id, seq);
+
+CREATE TABLE facts (
+    run_id  INTEGER NOT NULL REFERENCES runs(id),
+    kind    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    tick    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, kind, key)
+) WITHOUT ROWID;
+
+CREATE TABLE gates (
+    run_id        INTEGER NOT NULL REFERENCES runs(id),
+    id            INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('pending','approved','rejected')),
+    decider       TEXT NOT NULL CHECK (decider IN ('human','agent','rule')),
+    risk          TEXT NOT NULL CHECK (risk IN ('low','medium','high')),
+    summary       TEXT NOT NULL,
+    shown_hash    TEXT NOT NULL,
+    opened_tick   INTEGER NOT NULL,
+    decided_tick  INTEGER,
+    decided_by    TEXT,
+    transport     TEXT,
+    note          TEXT,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE violations (
+    id       INTEGER PRIMARY KEY,
+    run_id   INTEGER NOT NULL REFERENCES runs(id),
+    seq      INTEGER NOT NULL,
+    unix_ms  INTEGER NOT NULL,
+    step     TEXT,
+    rule     TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    rows     TEXT NOT NULL
+);
+
+CREATE TABLE blobs (
+    hash  TEXT PRIMARY KEY,
+    size  INTEGER NOT NULL,
+    data  BLOB NOT NULL
+) WITHOUT ROWID;
+"#,
+];
+
+/// Brings the database up to the newest schema, each migration in its own transaction.
+pub fn migrate(conn: &Connection) -> Result<(), KernelError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let newest = MIGRATIONS.len() as i64;
+    if current > newest {
+        return Err(KernelError::SchemaTooNew {
+            found: current,
+            supported: newest,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+        ))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK");
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_in_order_and_are_idempotent() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        // A second open applies nothing and fails nothing.
+        migrate(&conn).unwrap();
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+        let fk: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 0);
+    }
+
+    #[test]
+    fn every_migration_is_valid_sql_on_its_own() {
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let conn = Connection::open_in_memory().unwrap();
+            for earlier in &MIGRATIONS[..i] {
+                conn.execute_batch(earlier).unwrap();
+            }
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("migration {} fails: {e}", i + 1));
+        }
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA user_version = 999").unwrap();
+        let err = migrate(&conn).unwrap_err();
+        assert!(err.to_string().contains("999"), "{err}");
+    }
+}

@@ -1,0 +1,507 @@
+//! One tick = one transaction. Writes accumulate in the open transaction and in a canonical
+//! change list; `commit` runs the rules inside the transaction, then chains and commits.
+
+use crate::error::{KernelError, Result};
+use crate::hash::{sha256_hex, Sha256};
+use crate::model::*;
+use crate::store::Store;
+use crate::view::View;
+use crate::query;
+use rusqlite::params;
+
+/// The commit-time rules of a run (a bundle's invariants, or a swapped-in set on replay).
+pub trait Rules {
+    /// Returns the rules the state seen through `view` breaks; empty when all hold. `Err` means
+    /// the rules could not be evaluated at all (a trap, an exhausted limit): the tick rolls back.
+    fn check(&self, token: &TickToken, view: &View) -> std::result::Result<Vec<Violation>, String>;
+}
+
+/// How a tick describes itself in the log.
+#[derive(Clone, Debug)]
+pub struct TickMeta {
+    pub kind: TickKind,
+    pub step: Option<String>,
+    pub decider: Option<String>,
+    pub summary: String,
+    /// What the run becomes if a rule refuses this tick: usually `Stopped`; `Waiting` when a
+    /// refused human decision should leave the gate open for another decision.
+    pub on_violation: RunStatus,
+}
+
+impl TickMeta {
+    pub fn new(kind: TickKind, summary: impl Into<String>) -> TickMeta {
+        TickMeta {
+            kind,
+            step: None,
+            decider: None,
+            summary: summary.into(),
+            on_violation: RunStatus::Stopped,
+        }
+    }
+
+    pub fn step(mut self, step: impl Into<String>) -> Self {
+        self.step = Some(step.into());
+        self
+    }
+
+    pub fn decider(mut self, decider: impl Into<String>) -> Self {
+        self.decider = Some(decider.into());
+        self
+    }
+}
+
+/// A ledger result kept in memory, so a refused tick can still record that its effect ran.
+struct PendingResult {
+    key: String,
+    attempt: u32,
+    data: Option<Vec<u8>>,
+    summary: String,
+    meta: String,
+}
+
+/// The genesis link of every run's chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[must_use = "a tick that is not committed rolls back"]
+pub struct Tick<'s> {
+    store: &'s Store,
+    token: TickToken,
+    writes: Vec<Write>,
+    result: Option<PendingResult>,
+    open: bool,
+}
+
+impl<'s> Tick<'s> {
+    pub(crate) fn begin(store: &'s Store, token: TickToken) -> Result<Tick<'s>> {
+        store.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Tick {
+            store,
+            token,
+            writes: Vec::new(),
+            result: None,
+            open: true,
+        })
+    }
+
+    pub fn token(&self) -> TickToken {
+        self.token
+    }
+
+    /// The run's state as this tick has it so far.
+    pub fn view(&self) -> View {
+        self.store.view(self.token.run)
+    }
+
+    pub(crate) fn log(&mut self, w: Write) {
+        self.writes.push(w);
+    }
+
+    /// The writes so far, in order.
+    pub fn writes(&self) -> &[Write] {
+        &self.writes
+    }
+
+    fn run_id(&self) -> i64 {
+        self.token.run as i64
+    }
+
+    pub fn set_phase(&mut self, to: &str) -> Result<()> {
+        let from: String = self.view().phase()?;
+        if from == to {
+            return Ok(());
+        }
+        self.store
+            .conn
+            .prepare_cached("UPDATE runs SET phase = ?2 WHERE id = ?1")?
+            .execute(params![self.run_id(), to])?;
+        self.log(Write::Phase { from, to: to.to_owned() });
+        Ok(())
+    }
+
+    pub fn put_fact(&mut self, kind: &str, key: &str, value: &str) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO facts (run_id, kind, key, value, tick) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (run_id, kind, key) DO UPDATE SET value = ?4, tick = ?5",
+            )?
+            .execute(params![self.run_id(), kind, key, value, self.token.seq as i64])?;
+        self.log(Write::PutFact {
+            kind: kind.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
+        Ok(())
+    }
+
+    pub fn drop_fact(&mut self, kind: &str, key: &str) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached("DELETE FROM facts WHERE run_id = ?1 AND kind = ?2 AND key = ?3")?
+            .execute(params![self.run_id(), kind, key])?;
+        self.log(Write::DropFact {
+            kind: kind.to_owned(),
+            key: key.to_owned(),
+        });
+        Ok(())
+    }
+
+    pub fn note(&mut self, text: &str) {
+        self.log(Write::Note { text: text.to_owned() });
+    }
+
+    pub fn put_blob(&mut self, data: &[u8]) -> Result<String> {
+        query::put_blob(&self.store.conn, data)
+    }
+
+    /// Completes ledger row (`key`, `attempt`) with its result, in this tick's transaction:
+    /// the effect's result and the state change it causes commit together or not at all.
+    pub fn record_result(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        data: Option<&[u8]>,
+        summary: &str,
+        meta: &str,
+    ) -> Result<Option<String>> {
+        let hash = self.write_result(key, attempt, LedgerStatus::Done, data, summary, meta)?;
+        self.result = Some(PendingResult {
+            key: key.to_owned(),
+            attempt,
+            data: data.map(<[u8]>::to_vec),
+            summary: summary.to_owned(),
+            meta: meta.to_owned(),
+        });
+        Ok(hash)
+    }
+
+    fn write_result(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        status: LedgerStatus,
+        data: Option<&[u8]>,
+        summary: &str,
+        meta: &str,
+    ) -> Result<Option<String>> {
+        let hash = data.map(|d| query::put_blob(&self.store.conn, d)).transpose()?;
+        let n = self
+            .store
+            .conn
+            .prepare_cached(
+                "UPDATE ledger SET status = ?3, result_hash = ?4, summary = ?5, meta = ?6, \
+                 result_ms = ?7 WHERE key = ?1 AND attempt = ?2",
+            )?
+            .execute(params![
+                key,
+                attempt,
+                status.as_str(),
+                hash,
+                summary,
+                meta,
+                self.token.unix_ms as i64
+            ])?;
+        if n != 1 {
+            return Err(KernelError::Corrupt(format!(
+                "no intent row for effect {key} attempt {attempt}"
+            )));
+        }
+        self.log(Write::Result {
+            key: key.to_owned(),
+            attempt,
+            status,
+            result_hash: hash.clone(),
+            summary: summary.to_owned(),
+        });
+        Ok(hash)
+    }
+
+    /// Marks earlier attempts at `key` that never finished as superseded by a new attempt.
+    pub fn supersede(&mut self, key: &str, attempt: u32) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "UPDATE ledger SET status = 'superseded' WHERE key = ?1 AND attempt = ?2 \
+                 AND status = 'intent'",
+            )?
+            .execute(params![key, attempt])?;
+        Ok(())
+    }
+
+    /// Opens a gate; its id is this tick's seq. What the decider is shown is hashed so a
+    /// decision stays bound to exactly that text.
+    pub fn open_gate(&mut self, name: &str, decider: Decider, risk: Risk, summary: &str) -> Result<u64> {
+        let id = self.token.seq;
+        let shown_hash = sha256_hex(summary.as_bytes());
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO gates (run_id, id, name, status, decider, risk, summary, shown_hash, \
+                 opened_tick) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?2)",
+            )?
+            .execute(params![
+                self.run_id(),
+                id as i64,
+                name,
+                decider.as_str(),
+                risk.as_str(),
+                summary,
+                shown_hash
+            ])?;
+        self.log(Write::GateOpen {
+            id,
+            name: name.to_owned(),
+            decider,
+            risk,
+            shown_hash,
+        });
+        Ok(id)
+    }
+
+    /// Records a decision on a pending gate. Only the decider the gate was opened for may
+    /// decide it: an agent can never decide a gate that policy gave to a human.
+    pub fn decide_gate(
+        &mut self,
+        id: u64,
+        approved: bool,
+        decider: Decider,
+        by: &str,
+        transport: &str,
+        note: Option<&str>,
+    ) -> Result<Gate> {
+        let gate = self
+            .view()
+            .gates()?
+            .into_iter()
+            .find(|g| g.id == id && g.status == GateStatus::Pending)
+            .ok_or_else(|| KernelError::NoSuchGate(id.to_string()))?;
+        if gate.decider != decider {
+            return Err(KernelError::WrongDecider {
+                name: gate.name,
+                expected: gate.decider.to_string(),
+                got: decider.to_string(),
+            });
+        }
+        let status = if approved { GateStatus::Approved } else { GateStatus::Rejected };
+        self.store
+            .conn
+            .prepare_cached(
+                "UPDATE gates SET status = ?3, decided_tick = ?4, decided_by = ?5, transport = ?6, \
+                 note = ?7 WHERE run_id = ?1 AND id = ?2",
+            )?
+            .execute(params![
+                self.run_id(),
+                id as i64,
+                status.as_str(),
+                self.token.seq as i64,
+                by,
+                transport,
+                note
+            ])?;
+        self.log(Write::GateDecide {
+            id,
+            approved,
+            decider,
+            by: by.to_owned(),
+            transport: transport.to_owned(),
+            note: note.map(str::to_owned),
+        });
+        Ok(gate)
+    }
+
+    /// Sets the run's status; a final status closes the task too.
+    pub fn set_status(&mut self, status: RunStatus, reason: Option<&str>) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached("UPDATE runs SET status = ?2, stop_reason = ?3 WHERE id = ?1")?
+            .execute(params![self.run_id(), status.as_str(), reason])?;
+        let task_status = match status {
+            RunStatus::Done => Some(TaskStatus::Done),
+            RunStatus::Failed => Some(TaskStatus::Failed),
+            RunStatus::Abandoned => Some(TaskStatus::Abandoned),
+            _ => None,
+        };
+        if let Some(ts) = task_status {
+            self.store
+                .conn
+                .prepare_cached(
+                    "UPDATE tasks SET status = ?2 WHERE id = (SELECT task_id FROM runs WHERE id = ?1)",
+                )?
+                .execute(params![self.run_id(), ts.as_str()])?;
+        }
+        self.log(Write::RunStatus {
+            status,
+            reason: reason.map(str::to_owned),
+        });
+        Ok(())
+    }
+
+    /// Runs `rules` against the tick's state inside the open transaction, then commits.
+    ///
+    /// On a violation the tick rolls back; the violation (and, if the tick carried an effect's
+    /// result, that result, marked refused) is recorded in a tick of its own, and
+    /// `KernelError::Violated` is returned. If the rules cannot be evaluated, the tick rolls
+    /// back and `KernelError::Rules` is returned; nothing is written.
+    pub fn commit(mut self, meta: TickMeta, rules: Option<&dyn Rules>) -> Result<TickRow> {
+        if let Some(rules) = rules {
+            let verdict = rules.check(&self.token, &self.view());
+            match verdict {
+                Ok(v) if v.is_empty() => {}
+                Ok(violations) => {
+                    self.rollback();
+                    self.record_violation(&meta, &violations)?;
+                    return Err(KernelError::Violated(violations));
+                }
+                Err(fault) => {
+                    self.rollback();
+                    return Err(KernelError::Rules(fault));
+                }
+            }
+        }
+        self.finish(meta)
+    }
+
+    fn record_violation(mut self, meta: &TickMeta, violations: &[Violation]) -> Result<()> {
+        self.store.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.open = true;
+        self.writes.clear();
+        if let Some(r) = self.result.take() {
+            self.write_result(&r.key, r.attempt, LedgerStatus::Refused, r.data.as_deref(), &r.summary, &r.meta)?;
+        }
+        for v in violations {
+            let rows = serde_json::to_string(&v.rows)
+                .map_err(|e| KernelError::Corrupt(format!("violation rows: {e}")))?;
+            self.store
+                .conn
+                .prepare_cached(
+                    "INSERT INTO violations (run_id, seq, unix_ms, step, rule, message, rows) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    self.run_id(),
+                    self.token.seq as i64,
+                    self.token.unix_ms as i64,
+                    meta.step,
+                    v.rule,
+                    v.message,
+                    rows
+                ])?;
+            self.log(Write::Violation {
+                rule: v.rule.clone(),
+                message: v.message.clone(),
+                rows: v.rows.clone(),
+            });
+        }
+        let first = &violations[0];
+        let reason = format!("rule {} refused {}: {}", first.rule, meta.summary, first.message);
+        self.set_status(meta.on_violation, Some(&reason))?;
+        let vmeta = TickMeta {
+            kind: TickKind::Violation,
+            step: meta.step.clone(),
+            decider: meta.decider.clone(),
+            summary: reason,
+            on_violation: meta.on_violation,
+        };
+        self.finish(vmeta).map(|_| ())
+    }
+
+    fn finish(mut self, meta: TickMeta) -> Result<TickRow> {
+        let changes = serde_json::to_string(&self.writes)
+            .map_err(|e| KernelError::Corrupt(format!("change list: {e}")))?;
+        let prev_hash = match query::last_hash(&self.store.conn, self.token.run)? {
+            Some((seq, hash)) if seq + 1 == self.token.seq => hash,
+            None if self.token.seq == 1 => GENESIS.to_owned(),
+            _ => {
+                return Err(KernelError::Conflict {
+                    run: self.token.run,
+                    seq: self.token.seq,
+                })
+            }
+        };
+        let row = TickRow {
+            run_id: self.token.run,
+            seq: self.token.seq,
+            unix_ms: self.token.unix_ms,
+            kind: meta.kind,
+            step: meta.step,
+            decider: meta.decider,
+            summary: meta.summary,
+            changes,
+            hash: String::new(),
+            prev_hash,
+        };
+        let row = TickRow {
+            hash: tick_hash(&row),
+            ..row
+        };
+        let inserted = self
+            .store
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ticks (run_id, seq, unix_ms, kind, step, decider, summary, \
+                 changes, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            )?
+            .execute(params![
+                row.run_id as i64,
+                row.seq as i64,
+                row.unix_ms as i64,
+                row.kind.as_str(),
+                row.step,
+                row.decider,
+                row.summary,
+                row.changes,
+                row.prev_hash,
+                row.hash
+            ])?;
+        if inserted != 1 {
+            return Err(KernelError::Conflict {
+                run: row.run_id,
+                seq: row.seq,
+            });
+        }
+        self.store
+            .conn
+            .prepare_cached("UPDATE runs SET last_seq = ?2 WHERE id = ?1")?
+            .execute(params![row.run_id as i64, row.seq as i64])?;
+        self.store.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(row)
+    }
+
+    fn rollback(&mut self) {
+        if self.open {
+            // A failed rollback leaves SQLite to roll back when the connection closes; there
+            // is nothing better to do with the error here.
+            let _ = self.store.conn.execute_batch("ROLLBACK");
+            self.open = false;
+        }
+    }
+}
+
+impl Drop for Tick<'_> {
+    fn drop(&mut self) {
+        self.rollback();
+    }
+}
+
+/// The hash that links tick `row` into its run's chain: it covers the previous link, the
+/// token, what the tick says it was and every write it made.
+pub fn tick_hash(row: &TickRow) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        row.prev_hash.as_str(),
+        &row.run_id.to_string(),
+        &row.seq.to_string(),
+        &row.unix_ms.to_string(),
+        row.kind.as_str(),
+        row.step.as_deref().unwrap_or(""),
+        row.decider.as_deref().unwrap_or(""),
+        &row.summary,
+        &row.changes,
+    ] {
+        // Length-prefixed so that moving bytes between fields changes the hash.
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    crate::hash::hex(&h.finish())
+}
