@@ -26,3 +26,6 @@ pub use store::{Durability, Intent, NewRun, Store};
 pub use tick::{tick_hash, Rules, Tick, TickMeta, GENESIS};
 pub use verify::{verify_chain, ChainBreak};
 pub use view::View;
+
+#[cfg(test)]
+mod tests;

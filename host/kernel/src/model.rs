@@ -90,7 +90,10 @@ str_enum!(
 
 impl RunStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, RunStatus::Done | RunStatus::Failed | RunStatus::Abandoned)
+        matches!(
+            self,
+            RunStatus::Done | RunStatus::Failed | RunStatus::Abandoned
+        )
     }
 }
 

@@ -22,7 +22,12 @@ pub(crate) fn task(conn: &Connection, id: u64) -> Result<Option<Task>> {
         conn.prepare_cached("SELECT id, title, status, created_ms FROM tasks WHERE id = ?1")?;
     let row = st
         .query_row([id as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })
         .optional()?;
     row.map(|(id, title, status, created)| {
@@ -77,19 +82,27 @@ fn finish_run((mut run, status): (Run, String)) -> Result<Run> {
 
 pub(crate) fn run(conn: &Connection, id: u64) -> Result<Option<Run>> {
     let mut st = conn.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"))?;
-    st.query_row([id as i64], run_row).optional()?.map(finish_run).transpose()
+    st.query_row([id as i64], run_row)
+        .optional()?
+        .map(finish_run)
+        .transpose()
 }
 
 pub(crate) fn runs(conn: &Connection) -> Result<Vec<Run>> {
     let mut st = conn.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs ORDER BY id"))?;
-    let rows = st.query_map([], run_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st
+        .query_map([], run_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_run).collect()
 }
 
 pub(crate) fn runs_of_task(conn: &Connection, task: u64) -> Result<Vec<Run>> {
-    let mut st = conn
-        .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"))?;
-    let rows = st.query_map([task as i64], run_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"
+    ))?;
+    let rows = st
+        .query_map([task as i64], run_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_run).collect()
 }
 
@@ -179,9 +192,12 @@ fn finish_gate((mut g, status, decider, risk): RawGate) -> Result<Gate> {
 }
 
 pub(crate) fn gates(conn: &Connection, run: u64) -> Result<Vec<Gate>> {
-    let mut st =
-        conn.prepare_cached(&format!("SELECT {GATE_COLS} FROM gates WHERE run_id = ?1 ORDER BY id"))?;
-    let rows = st.query_map([run as i64], gate_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {GATE_COLS} FROM gates WHERE run_id = ?1 ORDER BY id"
+    ))?;
+    let rows = st
+        .query_map([run as i64], gate_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_gate).collect()
 }
 
@@ -219,7 +235,9 @@ pub(crate) fn ledger(conn: &Connection, run: u64) -> Result<Vec<LedgerRow>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {LEDGER_COLS} FROM ledger WHERE run_id = ?1 ORDER BY seq, key, attempt"
     ))?;
-    let rows = st.query_map([run as i64], ledger_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st
+        .query_map([run as i64], ledger_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_ledger).collect()
 }
 
@@ -228,7 +246,9 @@ pub(crate) fn attempts(conn: &Connection, key: &str) -> Result<Vec<LedgerRow>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {LEDGER_COLS} FROM ledger WHERE key = ?1 ORDER BY attempt"
     ))?;
-    let rows = st.query_map([key], ledger_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st
+        .query_map([key], ledger_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_ledger).collect()
 }
 
@@ -257,7 +277,9 @@ pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {TICK_COLS} FROM ticks WHERE run_id = ?1 ORDER BY seq"
     ))?;
-    let rows = st.query_map([run as i64], tick_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st
+        .query_map([run as i64], tick_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
         .map(|(mut t, kind)| {
             t.kind = parse("tick kind", kind, TickKind::parse)?;
@@ -268,9 +290,7 @@ pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
 
 pub(crate) fn last_hash(conn: &Connection, run: u64) -> Result<Option<(u64, String)>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT seq, hash FROM ticks WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
-        )?
+        .prepare_cached("SELECT seq, hash FROM ticks WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1")?
         .query_row([run as i64], |r| Ok((u(r.get(0)?), r.get(1)?)))
         .optional()?)
 }
@@ -297,7 +317,15 @@ pub(crate) fn violations(conn: &Connection, run: u64) -> Result<Vec<ViolationRow
         .map(|(run_id, seq, unix_ms, step, rule, message, rows)| {
             let rows = serde_json::from_str(&rows)
                 .map_err(|e| KernelError::Corrupt(format!("violation rows: {e}")))?;
-            Ok(ViolationRow { run_id, seq, unix_ms, step, rule, message, rows })
+            Ok(ViolationRow {
+                run_id,
+                seq,
+                unix_ms,
+                step,
+                rule,
+                message,
+                rows,
+            })
         })
         .collect()
 }

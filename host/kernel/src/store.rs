@@ -147,7 +147,8 @@ impl Store {
             Some(t) => t.run,
             None => {
                 let max: i64 =
-                    self.conn.query_row("SELECT coalesce(max(id), 0) FROM runs", [], |r| r.get(0))?;
+                    self.conn
+                        .query_row("SELECT coalesce(max(id), 0) FROM runs", [], |r| r.get(0))?;
                 max as u64 + 1
             }
         };
@@ -160,7 +161,10 @@ impl Store {
             });
         }
         let task_id: i64 =
-            self.conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM tasks", [], |r| r.get(0))?;
+            self.conn
+                .query_row("SELECT coalesce(max(id), 0) + 1 FROM tasks", [], |r| {
+                    r.get(0)
+                })?;
         self.conn
             .prepare_cached(
                 "INSERT INTO tasks (id, title, status, created_ms) VALUES (?1, ?2, 'open', ?3)",
@@ -220,7 +224,10 @@ impl Store {
                 .conn
                 .prepare_cached("SELECT coalesce(max(attempt), 0) + 1 FROM ledger WHERE key = ?1")?
                 .query_row([intent.key], |r| r.get(0))?;
-            let request_hash = intent.request.map(|r| query::put_blob(&self.conn, r)).transpose()?;
+            let request_hash = intent
+                .request
+                .map(|r| query::put_blob(&self.conn, r))
+                .transpose()?;
             self.conn
                 .prepare_cached(
                     "INSERT INTO ledger (key, attempt, run_id, seq, step, kind, retry_safe, \

@@ -4,9 +4,9 @@
 use crate::error::{KernelError, Result};
 use crate::hash::{sha256_hex, Sha256};
 use crate::model::*;
+use crate::query;
 use crate::store::Store;
 use crate::view::View;
-use crate::query;
 use rusqlite::params;
 
 /// The commit-time rules of a run (a bundle's invariants, or a swapped-in set on replay).
@@ -114,7 +114,10 @@ impl<'s> Tick<'s> {
             .conn
             .prepare_cached("UPDATE runs SET phase = ?2 WHERE id = ?1")?
             .execute(params![self.run_id(), to])?;
-        self.log(Write::Phase { from, to: to.to_owned() });
+        self.log(Write::Phase {
+            from,
+            to: to.to_owned(),
+        });
         Ok(())
     }
 
@@ -125,7 +128,13 @@ impl<'s> Tick<'s> {
                 "INSERT INTO facts (run_id, kind, key, value, tick) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (run_id, kind, key) DO UPDATE SET value = ?4, tick = ?5",
             )?
-            .execute(params![self.run_id(), kind, key, value, self.token.seq as i64])?;
+            .execute(params![
+                self.run_id(),
+                kind,
+                key,
+                value,
+                self.token.seq as i64
+            ])?;
         self.log(Write::PutFact {
             kind: kind.to_owned(),
             key: key.to_owned(),
@@ -147,7 +156,9 @@ impl<'s> Tick<'s> {
     }
 
     pub fn note(&mut self, text: &str) {
-        self.log(Write::Note { text: text.to_owned() });
+        self.log(Write::Note {
+            text: text.to_owned(),
+        });
     }
 
     pub fn put_blob(&mut self, data: &[u8]) -> Result<String> {
@@ -184,7 +195,9 @@ impl<'s> Tick<'s> {
         summary: &str,
         meta: &str,
     ) -> Result<Option<String>> {
-        let hash = data.map(|d| query::put_blob(&self.store.conn, d)).transpose()?;
+        let hash = data
+            .map(|d| query::put_blob(&self.store.conn, d))
+            .transpose()?;
         let n = self
             .store
             .conn
@@ -230,7 +243,13 @@ impl<'s> Tick<'s> {
 
     /// Opens a gate; its id is this tick's seq. What the decider is shown is hashed so a
     /// decision stays bound to exactly that text.
-    pub fn open_gate(&mut self, name: &str, decider: Decider, risk: Risk, summary: &str) -> Result<u64> {
+    pub fn open_gate(
+        &mut self,
+        name: &str,
+        decider: Decider,
+        risk: Risk,
+        summary: &str,
+    ) -> Result<u64> {
         let id = self.token.seq;
         let shown_hash = sha256_hex(summary.as_bytes());
         self.store
@@ -282,7 +301,11 @@ impl<'s> Tick<'s> {
                 got: decider.to_string(),
             });
         }
-        let status = if approved { GateStatus::Approved } else { GateStatus::Rejected };
+        let status = if approved {
+            GateStatus::Approved
+        } else {
+            GateStatus::Rejected
+        };
         self.store
             .conn
             .prepare_cached(
@@ -366,7 +389,14 @@ impl<'s> Tick<'s> {
         self.open = true;
         self.writes.clear();
         if let Some(r) = self.result.take() {
-            self.write_result(&r.key, r.attempt, LedgerStatus::Refused, r.data.as_deref(), &r.summary, &r.meta)?;
+            self.write_result(
+                &r.key,
+                r.attempt,
+                LedgerStatus::Refused,
+                r.data.as_deref(),
+                &r.summary,
+                &r.meta,
+            )?;
         }
         for v in violations {
             let rows = serde_json::to_string(&v.rows)
@@ -393,7 +423,10 @@ impl<'s> Tick<'s> {
             });
         }
         let first = &violations[0];
-        let reason = format!("rule {} refused {}: {}", first.rule, meta.summary, first.message);
+        let reason = format!(
+            "rule {} refused {}: {}",
+            first.rule, meta.summary, first.message
+        );
         self.set_status(meta.on_violation, Some(&reason))?;
         let vmeta = TickMeta {
             kind: TickKind::Violation,
