@@ -119,6 +119,8 @@ pub struct Run {
     pub stop_reason: Option<String>,
     pub created_ms: u64,
     pub last_seq: u64,
+    /// The engine's options for this run (JSON object); not visible to bundles.
+    pub options: String,
 }
 
 /// A bundle-defined record; `value` is JSON text.

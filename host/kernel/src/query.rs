@@ -53,7 +53,7 @@ pub(crate) fn open_task(conn: &Connection) -> Result<Option<Task>> {
 }
 
 const RUN_COLS: &str = "id, task_id, bundle_name, bundle_version, bundle_hash, status, phase, \
-                        settings, stop_reason, created_ms, last_seq";
+                        settings, stop_reason, created_ms, last_seq, options";
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<(Run, String)> {
     let status: String = r.get(5)?;
@@ -70,6 +70,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<(Run, String)> {
             stop_reason: r.get(8)?,
             created_ms: u(r.get(9)?),
             last_seq: u(r.get(10)?),
+            options: r.get(11)?,
         },
         status,
     ))

@@ -27,6 +27,8 @@ CREATE TABLE runs (
         CHECK (status IN ('running','waiting','stopped','done','failed','abandoned')),
     phase           TEXT NOT NULL,
     settings        TEXT NOT NULL,
+    -- the engine's options for this run (e.g. provider override), opaque to the kernel
+    options         TEXT NOT NULL DEFAULT '{}',
     stop_reason     TEXT,
     created_ms      INTEGER NOT NULL,
     last_seq        INTEGER NOT NULL

@@ -39,6 +39,9 @@ pub struct NewRun {
     pub phase: String,
     /// JSON object of bundle settings, frozen for the run's life.
     pub settings: String,
+    /// The engine's options for this run (JSON object), kept so a resume in another process
+    /// drives the run the same way.
+    pub options: String,
 }
 
 /// An effect about to be performed: committed as an intent row before it runs.
@@ -173,8 +176,8 @@ impl Store {
         self.conn
             .prepare_cached(
                 "INSERT INTO runs (id, task_id, bundle_name, bundle_version, bundle_hash, status, \
-                 phase, settings, stop_reason, created_ms, last_seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, NULL, ?8, 0)",
+                 phase, settings, stop_reason, created_ms, last_seq, options) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, NULL, ?8, 0, ?9)",
             )?
             .execute(params![
                 run_id as i64,
@@ -184,7 +187,8 @@ impl Store {
                 new.bundle_hash,
                 new.phase,
                 new.settings,
-                token.unix_ms as i64
+                token.unix_ms as i64,
+                new.options
             ])?;
         tick.log(Write::RunStart {
             task: task_id as u64,

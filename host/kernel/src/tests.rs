@@ -37,6 +37,7 @@ fn new_run(title: &str) -> NewRun {
         bundle_hash: "h".into(),
         phase: "one".into(),
         settings: r#"{"limit": 3}"#.into(),
+        options: "{}".into(),
     }
 }
 
