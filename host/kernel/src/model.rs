@@ -84,6 +84,7 @@ str_enum!(
         Violation = "violation",
         Fault = "fault",
         Hold = "hold",
+        Resume = "resume",
         Abandon = "abandon",
     }
 );
