@@ -1,4 +1,4 @@
-//! Kernel behaviour without any wasm: rules here are plain Rust closures.
+//! Kernel behaviour with no bundle runtime at all: rules here are plain Rust closures.
 
 use crate::*;
 

@@ -2,7 +2,7 @@
 //!
 //! A `View` reads through the same connection as the tick that is open, so inside a tick it sees
 //! that tick's uncommitted writes (this is how commit-time invariants read the state they are
-//! about to allow). It owns a reference-counted handle rather than borrowing, so a wasm host can
+//! about to allow). It owns a reference-counted handle rather than borrowing, so a bundle host can
 //! keep it in its per-call store data, which must be `'static`.
 
 use crate::error::{KernelError, Result};
