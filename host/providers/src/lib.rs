@@ -1,1 +1,167 @@
+//! LLM providers for loom behind one trait.
+//!
+//! A [`Provider`] turns one [`Request`] into one [`Response`] or a classified
+//! [`ProviderError`]; a [`Chain`] adds retries and fallbacks and reports every [`Attempt`] so the
+//! engine can ledger each of them. Providers are built from spec strings with [`from_spec`].
+//!
+//! This crate knows nothing of bundles, storage or wasm: the engine decides what to ask and
+//! records what came back.
 
+mod chain;
+mod error;
+pub mod scripted;
+mod types;
+
+use std::path::Path;
+
+pub use chain::{
+    Attempt, AttemptOutcome, Chain, Sleeper, BACKOFF_BASE, MAX_RETRIES_LIMIT, SLEEP_CAP,
+};
+pub use error::ProviderError;
+pub use scripted::ScriptedProvider;
+pub use types::{Message, MessageRole, Progress, Request, Response, Usage};
+
+/// A backend that answers LLM requests.
+///
+/// Implementations block until the call is done (or `req.timeout` passes) and report progress
+/// through the callback as they go. They must classify failures honestly: `Transient` only when
+/// the same request may succeed if repeated, because the chain will repeat it.
+pub trait Provider: Send + Sync {
+    /// The backend's name, e.g. "scripted"; stored with every attempt and response.
+    fn name(&self) -> &str;
+
+    fn complete(
+        &self,
+        req: &Request,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Response, ProviderError>;
+}
+
+/// Backends `from_spec` understands, with the shape of their argument, for error messages.
+const KNOWN_BACKENDS: &[(&str, &str)] = &[("scripted", "scripted:PATH_TO_SCRIPT.toml")];
+
+/// Parses a provider spec like "scripted:PATH" (PATH relative to `base_dir`).
+///
+/// Later backends ("claude-code:sonnet", "anthropic:claude-sonnet-4-5", "openrouter:…",
+/// "ollama:…") will be added here; for now unknown backends give a `Config` error listing the
+/// known ones. The spec is split at its first `:` only, so the argument may itself contain
+/// colons (Windows paths, model tags).
+pub fn from_spec(spec: &str, base_dir: &Path) -> Result<Box<dyn Provider>, ProviderError> {
+    let spec = spec.trim();
+    let known = KNOWN_BACKENDS
+        .iter()
+        .map(|(_, shape)| *shape)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some((backend, arg)) = spec.split_once(':') else {
+        return Err(ProviderError::Config {
+            provider: spec.to_string(),
+            message: format!("provider spec {spec:?} has no ':' between backend and argument"),
+            hint: format!("write BACKEND:ARGUMENT; known: {known}"),
+        });
+    };
+    match backend {
+        "scripted" => {
+            if arg.is_empty() {
+                return Err(ProviderError::Config {
+                    provider: backend.to_string(),
+                    message: format!("provider spec {spec:?} names no script file"),
+                    hint: "write scripted:PATH_TO_SCRIPT.toml (relative to the project root)"
+                        .to_string(),
+                });
+            }
+            // `join` keeps an absolute `arg` as it is.
+            let provider = ScriptedProvider::load(&base_dir.join(arg))?;
+            Ok(Box::new(provider))
+        }
+        _ => Err(ProviderError::Config {
+            provider: backend.to_string(),
+            message: format!("unknown provider backend {backend:?} in spec {spec:?}"),
+            hint: format!("known backends: {known}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_without_colon_is_a_config_error() {
+        let err = from_spec("scripted", Path::new(".")).err().unwrap();
+        assert!(matches!(err, ProviderError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("has no ':'"), "{err}");
+        assert!(err.hint().unwrap().contains("scripted:PATH"), "{err}");
+    }
+
+    #[test]
+    fn unknown_backend_lists_the_known_ones() {
+        let err = from_spec("gpt-9:large", Path::new(".")).err().unwrap();
+        assert_eq!(err.provider(), "gpt-9");
+        assert!(
+            err.to_string()
+                .contains("unknown provider backend \"gpt-9\""),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().contains("scripted:"), "{err}");
+    }
+
+    #[test]
+    fn scripted_without_path_is_a_config_error() {
+        let err = from_spec("scripted:", Path::new(".")).err().unwrap();
+        assert!(matches!(err, ProviderError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("names no script file"), "{err}");
+    }
+
+    #[test]
+    fn requests_and_responses_round_trip_through_json() {
+        let req = Request {
+            role: "reviewer".into(),
+            turn: 2,
+            effect_key: "r1.t7.review#1".into(),
+            model: None,
+            system: Some("be brief".into()),
+            messages: vec![Message::user("hi"), Message::assistant("hello")],
+            max_tokens: 100,
+            workdir: "/tmp/project".into(),
+            edits_tree: true,
+            timeout: std::time::Duration::from_millis(1500),
+        };
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["timeout_ms"], 1500);
+        assert_eq!(json["messages"][1]["role"], "assistant");
+        assert_eq!(serde_json::from_value::<Request>(json).unwrap(), req);
+
+        let resp = Response {
+            text: "ok".into(),
+            provider: "scripted".into(),
+            model: "scripted".into(),
+            usage: Usage {
+                input_tokens: 3,
+                output_tokens: 1,
+            },
+            cost_usd: None,
+            stop_reason: Some("end_turn".into()),
+        };
+        let json = serde_json::to_string(&resp).unwrap();
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), resp);
+    }
+
+    #[test]
+    fn scripted_path_is_relative_to_base_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "[[reply]]\nrole = \"a\"\ntext = \"hi\"\n",
+        )
+        .unwrap();
+        let provider = from_spec("scripted:s.toml", dir.path()).unwrap();
+        assert_eq!(provider.name(), "scripted");
+
+        let err = from_spec("scripted:missing.toml", dir.path())
+            .err()
+            .unwrap();
+        assert!(matches!(err, ProviderError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("missing.toml"), "{err}");
+    }
+}
