@@ -1,1 +1,24 @@
+//! loom's guest components, built from source by this crate's build script.
+//!
+//! The bytes are embedded at compile time, so the `loom` binary carries its shipped bundles
+//! and tests need no paths or checked-in binaries. The build script needs the
+//! `wasm32-wasip2` Rust target (`rustup target add wasm32-wasip2`).
 
+/// The shipped `code` bundle (`bundles/code`), a `loom:bundle` component.
+pub const CODE_BUNDLE: &[u8] = include_bytes!(env!("LOOM_GUEST_CODE"));
+
+/// The test guest (`bundles/testkit`): a tiny well-behaved bundle, or a hostile one when the
+/// task title contains `hostile:loop`, `hostile:memory`, `hostile:trap` or `hostile:wasi`.
+pub const TESTKIT: &[u8] = include_bytes!(env!("LOOM_GUEST_TESTKIT"));
+
+#[cfg(test)]
+mod tests {
+    /// Both guests are components (layer 1), not core modules.
+    #[test]
+    fn guests_are_components() {
+        for guest in [super::CODE_BUNDLE, super::TESTKIT] {
+            assert_eq!(&guest[..4], b"\0asm");
+            assert_eq!(&guest[6..8], &[1, 0], "component layer");
+        }
+    }
+}
