@@ -1,0 +1,309 @@
+//! A loaded bundle, and the one way loom calls into it: a fresh store and instance per call.
+//!
+//! Nothing survives between calls (no guest global, no heap), so a call's result depends only
+//! on the contract's inputs and what `view` reads, which is what lets a recorded run replay.
+//! Instantiating from a prepared [`InstancePre`] with the pooling allocator costs microseconds.
+
+use crate::bindings::exports::loom::bundle::{logic, rules};
+use crate::contract;
+use crate::error::RuntimeError;
+use crate::host::{self, Denied, HostState, ViewFault};
+use crate::runtime::{short_label, Limits, Runtime};
+use crate::types::{Change, Manifest, NextStep, Outcome};
+use loom_kernel::hash::sha256_hex;
+use loom_kernel::{Rules, TickToken, View, Violation};
+use wasmtime::component::{Instance, InstancePre};
+use wasmtime::{Store, Trap};
+
+/// A component ready to be instantiated, with what every call needs to report faults.
+struct Prepared {
+    pre: InstancePre<HostState>,
+    limits: Limits,
+    /// `name@version` once the manifest is read; the short hash before.
+    label: String,
+    hash: String,
+}
+
+impl Prepared {
+    /// Compiles, checks the contract version and links `wasm`.
+    fn new(runtime: &Runtime, wasm: &[u8]) -> Result<Prepared, RuntimeError> {
+        let hash = sha256_hex(wasm);
+        let label = short_label(&hash);
+        let component = runtime.compile(wasm, &hash, &label)?;
+        let engine = runtime.engine();
+        contract::check(&component.component_type(), engine, &label)?;
+        let link_err = |e: wasmtime::Error| RuntimeError::Link {
+            bundle: label.clone(),
+            detail: format!("{e:#}"),
+        };
+        let linker = host::linker(engine, &component).map_err(link_err)?;
+        let pre = linker.instantiate_pre(&component).map_err(link_err)?;
+        Ok(Prepared {
+            pre,
+            limits: runtime.limits(),
+            label,
+            hash,
+        })
+    }
+
+    fn missing_export(&self, e: wasmtime::Error) -> RuntimeError {
+        RuntimeError::Link {
+            bundle: self.label.clone(),
+            detail: format!("{e:#}"),
+        }
+    }
+
+    /// Runs `f` against a fresh instance in a fresh, metered store.
+    fn call<R>(
+        &self,
+        call: &'static str,
+        view: Option<&View>,
+        f: impl FnOnce(&mut Store<HostState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, RuntimeError> {
+        let engine = self.pre.engine();
+        let mut store = Store::new(
+            engine,
+            HostState::new(view.cloned(), self.limits.memory_bytes),
+        );
+        store.limiter(|state| &mut state.memory);
+        store
+            .set_fuel(self.limits.fuel_per_call)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| f(&mut store, &instance));
+        result.map_err(|e| self.fault(call, &store, &e))
+    }
+
+    /// Names what went wrong in a call that failed, most specific cause first.
+    fn fault(
+        &self,
+        call: &'static str,
+        store: &Store<HostState>,
+        e: &wasmtime::Error,
+    ) -> RuntimeError {
+        let bundle = self.label.clone();
+        // First: a refused memory.grow is what makes a Rust guest abort, by whatever path.
+        if store.data().memory.refused {
+            return RuntimeError::OutOfMemory {
+                bundle,
+                call,
+                limit_bytes: self.limits.memory_bytes,
+            };
+        }
+        if let Some(Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
+            return RuntimeError::OutOfFuel {
+                bundle,
+                call,
+                limit: self.limits.fuel_per_call,
+            };
+        }
+        if let Some(denied) = e.downcast_ref::<Denied>() {
+            return RuntimeError::Denied {
+                bundle,
+                call,
+                import: denied.import.clone(),
+                hint: hint(&denied.import),
+            };
+        }
+        if let Some(fault) = e.downcast_ref::<ViewFault>() {
+            return RuntimeError::View {
+                bundle,
+                call,
+                detail: fault.detail.clone(),
+            };
+        }
+        let detail = match e.downcast_ref::<Trap>() {
+            Some(Trap::UnreachableCodeReached) => {
+                "it executed `unreachable` (a Rust bundle does this when it panics or aborts)"
+                    .to_owned()
+            }
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
+        RuntimeError::Trap {
+            bundle,
+            call,
+            detail,
+        }
+    }
+
+    fn check_rules(
+        &self,
+        rules: &rules::GuestIndices,
+        token: &TickToken,
+        view: &View,
+    ) -> Result<Vec<Violation>, RuntimeError> {
+        let found = self.call("rules.check", Some(view), |store, instance| {
+            rules
+                .load(&mut *store, instance)?
+                .call_check(&mut *store, token.into())
+        })?;
+        Ok(found.into_iter().map(Violation::from).collect())
+    }
+}
+
+/// The likely reason a bundle reached for an import, when there is a usual one.
+fn hint(import: &str) -> &'static str {
+    if import.starts_with("wasi:cli/environment") {
+        // std's panic handler reads RUST_BACKTRACE before it prints anything.
+        "; a Rust bundle does this when it panics, so look for a panic in that call"
+    } else if ["wasi:cli/stderr", "wasi:cli/stdout", "wasi:io/streams"]
+        .iter()
+        .any(|p| import.starts_with(p))
+    {
+        "; a Rust bundle does this when it panics or prints, so look for a panic or a print in that call"
+    } else if import.starts_with("wasi:clocks") {
+        "; a bundle's time is the tick token passed to each call"
+    } else if import.starts_with("wasi:random") {
+        "; randomness would make runs unrepeatable, so derive what you need from the tick token"
+    } else {
+        ""
+    }
+}
+
+/// A loaded bundle (world `bundle`): its manifest, and calls to `next`, `apply` and `check`.
+pub struct Bundle {
+    prepared: Prepared,
+    logic: logic::GuestIndices,
+    rules: rules::GuestIndices,
+    manifest: Manifest,
+}
+
+impl Bundle {
+    pub(crate) fn load(runtime: &Runtime, wasm: &[u8]) -> Result<Bundle, RuntimeError> {
+        let mut prepared = Prepared::new(runtime, wasm)?;
+        let logic =
+            logic::GuestIndices::new(&prepared.pre).map_err(|e| prepared.missing_export(e))?;
+        let rules =
+            rules::GuestIndices::new(&prepared.pre).map_err(|e| prepared.missing_export(e))?;
+        let manifest: Manifest = prepared
+            .call("logic.manifest", None, |store, instance| {
+                logic
+                    .load(&mut *store, instance)?
+                    .call_manifest(&mut *store)
+            })?
+            .into();
+        prepared.label = format!("{}@{}", manifest.name, manifest.version);
+        Ok(Bundle {
+            prepared,
+            logic,
+            rules,
+            manifest,
+        })
+    }
+
+    /// SHA-256 (hex) of the component's bytes: what a run records as the bundle it ran.
+    pub fn hash(&self) -> &str {
+        &self.prepared.hash
+    }
+
+    /// `name@version`, as error messages name the bundle.
+    pub fn label(&self) -> &str {
+        &self.prepared.label
+    }
+
+    /// The manifest, read once at load.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// What the bundle wants to happen next in the run `view` shows.
+    pub fn next(&self, token: &TickToken, view: &View) -> Result<NextStep, RuntimeError> {
+        let step = self
+            .prepared
+            .call("logic.next", Some(view), |store, instance| {
+                self.logic
+                    .load(&mut *store, instance)?
+                    .call_next(&mut *store, token.into())
+            })?;
+        Ok(step.into())
+    }
+
+    /// The changes `outcome` of `step` leads to. The inner `Err` is the bundle's own refusal
+    /// (a value it returned); the outer one a fault of the call.
+    pub fn apply(
+        &self,
+        token: &TickToken,
+        view: &View,
+        step: &str,
+        outcome: &Outcome,
+    ) -> Result<Result<Vec<Change>, String>, RuntimeError> {
+        let outcome = outcome.into();
+        let result = self
+            .prepared
+            .call("logic.apply", Some(view), |store, instance| {
+                self.logic.load(&mut *store, instance)?.call_apply(
+                    &mut *store,
+                    token.into(),
+                    step,
+                    &outcome,
+                )
+            })?;
+        Ok(result.map(|changes| changes.into_iter().map(Change::from).collect()))
+    }
+
+    /// The bundle's invariants over the state `view` shows; empty when all hold.
+    pub fn check_rules(
+        &self,
+        token: &TickToken,
+        view: &View,
+    ) -> Result<Vec<Violation>, RuntimeError> {
+        self.prepared.check_rules(&self.rules, token, view)
+    }
+}
+
+impl Rules for Bundle {
+    fn check(&self, token: &TickToken, view: &View) -> Result<Vec<Violation>, String> {
+        self.check_rules(token, view).map_err(|e| e.to_string())
+    }
+}
+
+/// Rules alone (world `invariants`, or a bundle's `rules`), to check a run against.
+pub struct Invariants {
+    prepared: Prepared,
+    rules: rules::GuestIndices,
+}
+
+impl Invariants {
+    pub(crate) fn load(runtime: &Runtime, wasm: &[u8]) -> Result<Invariants, RuntimeError> {
+        let mut prepared = Prepared::new(runtime, wasm)?;
+        let rules =
+            rules::GuestIndices::new(&prepared.pre).map_err(|e| prepared.missing_export(e))?;
+        // A full bundle can name itself; a rules-only component stays known by its hash.
+        if let Ok(logic) = logic::GuestIndices::new(&prepared.pre) {
+            let manifest = prepared.call("logic.manifest", None, |store, instance| {
+                logic
+                    .load(&mut *store, instance)?
+                    .call_manifest(&mut *store)
+            })?;
+            prepared.label = format!("{}@{}", manifest.name, manifest.version);
+        }
+        Ok(Invariants { prepared, rules })
+    }
+
+    /// SHA-256 (hex) of the component's bytes.
+    pub fn hash(&self) -> &str {
+        &self.prepared.hash
+    }
+
+    /// `name@version` for a full bundle, `sha256:<12 hex>` for a rules-only component.
+    pub fn label(&self) -> &str {
+        &self.prepared.label
+    }
+
+    pub fn check_rules(
+        &self,
+        token: &TickToken,
+        view: &View,
+    ) -> Result<Vec<Violation>, RuntimeError> {
+        self.prepared.check_rules(&self.rules, token, view)
+    }
+}
+
+impl Rules for Invariants {
+    fn check(&self, token: &TickToken, view: &View) -> Result<Vec<Violation>, String> {
+        self.check_rules(token, view).map_err(|e| e.to_string())
+    }
+}
