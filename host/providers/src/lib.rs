@@ -7,13 +7,19 @@
 //! This crate knows nothing of bundles, storage or wasm: the engine decides what to ask and
 //! records what came back.
 
+pub mod anthropic;
 mod chain;
 mod error;
+mod http;
 pub mod scripted;
+mod spec;
+#[cfg(test)]
+mod testserver;
 mod types;
 
 use std::path::Path;
 
+pub use anthropic::AnthropicProvider;
 pub use chain::{
     Attempt, AttemptOutcome, Chain, Sleeper, BACKOFF_BASE, MAX_RETRIES_LIMIT, SLEEP_CAP,
 };
@@ -38,15 +44,27 @@ pub trait Provider: Send + Sync {
 }
 
 /// Backends `from_spec` understands, with the shape of their argument, for error messages.
-const KNOWN_BACKENDS: &[(&str, &str)] = &[("scripted", "scripted:PATH_TO_SCRIPT.toml")];
+const KNOWN_BACKENDS: &[(&str, &str)] = &[
+    ("scripted", "scripted:PATH_TO_SCRIPT.toml"),
+    ("anthropic", "anthropic:MODEL[?options]"),
+];
 
-/// Parses a provider spec like "scripted:PATH" (PATH relative to `base_dir`).
+/// Parses a provider spec like "scripted:PATH" (PATH relative to `base_dir`) or
+/// "anthropic:claude-sonnet-4-5?stream=true"; PROVIDERS.md lists every backend and its options.
 ///
-/// Later backends ("claude-code:sonnet", "anthropic:claude-sonnet-4-5", "openrouter:…",
-/// "ollama:…") will be added here; for now unknown backends give a `Config` error listing the
-/// known ones. The spec is split at its first `:` only, so the argument may itself contain
-/// colons (Windows paths, model tags).
+/// Keys and default base URLs come from the process environment. Unknown backends give a
+/// `Config` error listing the known ones. The spec is split at its first `:` only, so the
+/// argument may itself contain colons (Windows paths, model tags, URLs in options).
 pub fn from_spec(spec: &str, base_dir: &Path) -> Result<Box<dyn Provider>, ProviderError> {
+    from_spec_with_env(spec, base_dir, &|var| std::env::var(var).ok())
+}
+
+/// [`from_spec`] with the environment passed in, so tests never mutate the process's own.
+fn from_spec_with_env(
+    spec: &str,
+    base_dir: &Path,
+    env: spec::Env<'_>,
+) -> Result<Box<dyn Provider>, ProviderError> {
     let spec = spec.trim();
     let known = KNOWN_BACKENDS
         .iter()
@@ -74,6 +92,7 @@ pub fn from_spec(spec: &str, base_dir: &Path) -> Result<Box<dyn Provider>, Provi
             let provider = ScriptedProvider::load(&base_dir.join(arg))?;
             Ok(Box::new(provider))
         }
+        "anthropic" => Ok(Box::new(AnthropicProvider::from_spec(arg, env)?)),
         _ => Err(ProviderError::Config {
             provider: backend.to_string(),
             message: format!("unknown provider backend {backend:?} in spec {spec:?}"),
@@ -145,6 +164,21 @@ mod tests {
         };
         let json = serde_json::to_string(&resp).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), resp);
+    }
+
+    #[test]
+    fn anthropic_specs_read_the_key_and_base_from_the_environment() {
+        let env = testserver::env(&[("ANTHROPIC_API_KEY", "sk-x")]);
+        let p = from_spec_with_env("anthropic:claude-sonnet-4-5", Path::new("."), &env).unwrap();
+        assert_eq!(p.name(), "anthropic");
+        let err = from_spec_with_env("anthropic:m", Path::new("."), &|_| None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
+        let err = from_spec_with_env("anthropic:m?stream=sometimes", Path::new("."), &env)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("stream"), "{err}");
     }
 
     #[test]
