@@ -11,6 +11,8 @@ pub mod anthropic;
 mod chain;
 mod error;
 mod http;
+pub mod ollama;
+pub mod openrouter;
 pub mod scripted;
 mod spec;
 #[cfg(test)]
@@ -24,6 +26,8 @@ pub use chain::{
     Attempt, AttemptOutcome, Chain, Sleeper, BACKOFF_BASE, MAX_RETRIES_LIMIT, SLEEP_CAP,
 };
 pub use error::ProviderError;
+pub use ollama::OllamaProvider;
+pub use openrouter::OpenRouterProvider;
 pub use scripted::ScriptedProvider;
 pub use types::{Message, MessageRole, Progress, Request, Response, Usage};
 
@@ -47,6 +51,8 @@ pub trait Provider: Send + Sync {
 const KNOWN_BACKENDS: &[(&str, &str)] = &[
     ("scripted", "scripted:PATH_TO_SCRIPT.toml"),
     ("anthropic", "anthropic:MODEL[?options]"),
+    ("openrouter", "openrouter:MODEL[?options]"),
+    ("ollama", "ollama:MODEL[?options]"),
 ];
 
 /// Parses a provider spec like "scripted:PATH" (PATH relative to `base_dir`) or
@@ -93,6 +99,8 @@ fn from_spec_with_env(
             Ok(Box::new(provider))
         }
         "anthropic" => Ok(Box::new(AnthropicProvider::from_spec(arg, env)?)),
+        "openrouter" => Ok(Box::new(OpenRouterProvider::from_spec(arg, env)?)),
+        "ollama" => Ok(Box::new(OllamaProvider::from_spec(arg, env)?)),
         _ => Err(ProviderError::Config {
             provider: backend.to_string(),
             message: format!("unknown provider backend {backend:?} in spec {spec:?}"),
@@ -179,6 +187,20 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("stream"), "{err}");
+    }
+
+    #[test]
+    fn openrouter_and_ollama_specs_are_registered() {
+        let env = testserver::env(&[("OPENROUTER_API_KEY", "sk-or-x")]);
+        let p = from_spec_with_env("openrouter:openai/gpt-4o-mini", Path::new("."), &env);
+        assert_eq!(p.unwrap().name(), "openrouter");
+        let err = from_spec_with_env("openrouter:m", Path::new("."), &|_| None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("OPENROUTER_API_KEY"), "{err}");
+        // Model tags contain colons; only the first one splits backend from argument.
+        let p = from_spec_with_env("ollama:llama3.2:1b?stream=true", Path::new("."), &|_| None);
+        assert_eq!(p.unwrap().name(), "ollama");
     }
 
     #[test]
