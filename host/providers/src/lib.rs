@@ -9,6 +9,7 @@
 
 pub mod anthropic;
 mod chain;
+pub mod claude_code;
 mod error;
 mod http;
 pub mod ollama;
@@ -25,6 +26,7 @@ pub use anthropic::AnthropicProvider;
 pub use chain::{
     Attempt, AttemptOutcome, Chain, Sleeper, BACKOFF_BASE, MAX_RETRIES_LIMIT, SLEEP_CAP,
 };
+pub use claude_code::ClaudeCodeProvider;
 pub use error::ProviderError;
 pub use ollama::OllamaProvider;
 pub use openrouter::OpenRouterProvider;
@@ -50,6 +52,7 @@ pub trait Provider: Send + Sync {
 /// Backends `from_spec` understands, with the shape of their argument, for error messages.
 const KNOWN_BACKENDS: &[(&str, &str)] = &[
     ("scripted", "scripted:PATH_TO_SCRIPT.toml"),
+    ("claude-code", "claude-code[:MODEL][?options]"),
     ("anthropic", "anthropic:MODEL[?options]"),
     ("openrouter", "openrouter:MODEL[?options]"),
     ("ollama", "ollama:MODEL[?options]"),
@@ -72,6 +75,12 @@ fn from_spec_with_env(
     env: spec::Env<'_>,
 ) -> Result<Box<dyn Provider>, ProviderError> {
     let spec = spec.trim();
+    // The one backend whose argument is optional: plain "claude-code" uses the CLI's default model.
+    let spec = if spec == claude_code::NAME {
+        "claude-code:"
+    } else {
+        spec
+    };
     let known = KNOWN_BACKENDS
         .iter()
         .map(|(_, shape)| *shape)
@@ -98,6 +107,7 @@ fn from_spec_with_env(
             let provider = ScriptedProvider::load(&base_dir.join(arg))?;
             Ok(Box::new(provider))
         }
+        "claude-code" => Ok(Box::new(ClaudeCodeProvider::from_spec(arg, env)?)),
         "anthropic" => Ok(Box::new(AnthropicProvider::from_spec(arg, env)?)),
         "openrouter" => Ok(Box::new(OpenRouterProvider::from_spec(arg, env)?)),
         "ollama" => Ok(Box::new(OllamaProvider::from_spec(arg, env)?)),
@@ -201,6 +211,22 @@ mod tests {
         // Model tags contain colons; only the first one splits backend from argument.
         let p = from_spec_with_env("ollama:llama3.2:1b?stream=true", Path::new("."), &|_| None);
         assert_eq!(p.unwrap().name(), "ollama");
+    }
+
+    #[test]
+    fn claude_code_needs_no_model_and_no_key() {
+        for spec in [
+            "claude-code",
+            "claude-code:",
+            "claude-code:sonnet?max_turns=4",
+        ] {
+            let p = from_spec_with_env(spec, Path::new("."), &|_| None).unwrap();
+            assert_eq!(p.name(), "claude-code");
+        }
+        let err = from_spec_with_env("claude-code:sonnet?max_turns=0", Path::new("."), &|_| None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("max_turns"), "{err}");
     }
 
     #[test]
