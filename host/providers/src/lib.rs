@@ -4,6 +4,10 @@
 //! [`ProviderError`]; a [`Chain`] adds retries and fallbacks and reports every [`Attempt`] so the
 //! engine can ledger each of them. Providers are built from spec strings with [`from_spec`].
 //!
+//! Backends: `scripted` (offline, SCRIPTED.md), `claude-code` (the Claude Code CLI, the default),
+//! `anthropic`, `openrouter` and `ollama` (HTTP, blocking). PROVIDERS.md in the crate root gives
+//! each one's spec syntax, environment variables and error mapping.
+//!
 //! This crate knows nothing of bundles, storage or wasm: the engine decides what to ask and
 //! records what came back.
 
