@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::HeaderMap;
 
-use crate::ProviderError;
+use crate::{Progress, ProviderError};
 
 /// No response body, and no streamed text, may exceed this: a broken or hostile server must not
 /// make loom buffer without end. Far above any real completion.
@@ -50,6 +50,37 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
+}
+
+/// Runs one HTTP call on a thread of its own, passing its progress reports back to the caller's
+/// thread. reqwest's blocking client runs a private tokio runtime and panics if it is built,
+/// used or dropped on a thread inside another runtime, which is where async transports (the
+/// dashboard, Telegram) may call providers from. A fresh thread per call is nothing next to an
+/// LLM call; the client is built and dropped inside `work`, so it never touches the caller's
+/// thread.
+pub(crate) fn off_runtime<T: Send>(
+    progress: &mut dyn FnMut(Progress),
+    work: impl FnOnce(&mut dyn FnMut(Progress)) -> T + Send,
+) -> T {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = scope.spawn(move || {
+            // A send fails only if the receiver is gone, which cannot happen before we return.
+            let mut report = |p| {
+                let _ = tx.send(p);
+            };
+            work(&mut report)
+        });
+        // Ends when the worker returns and drops its sender.
+        for p in rx {
+            progress(p);
+        }
+        match worker.join() {
+            Ok(result) => result,
+            // A panic in the worker is a bug; let it continue on the caller's thread.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Builds the blocking client. A failure here is the TLS backend failing to initialise, which

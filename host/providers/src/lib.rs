@@ -233,6 +233,26 @@ mod tests {
         assert!(err.to_string().contains("max_turns"), "{err}");
     }
 
+    /// Async transports (dashboard, Telegram) will call the engine from a runtime thread;
+    /// reqwest's blocking client panics there unless the provider keeps it off that thread.
+    #[test]
+    fn http_providers_can_be_built_called_and_dropped_inside_an_async_runtime() {
+        use testserver::{fixture, Reply, Server};
+        let server = Server::start(vec![Reply::json(200, fixture!("anthropic-message.json"))]);
+        let env = testserver::env(&[("ANTHROPIC_API_KEY", "sk-x")]);
+        let spec = format!("anthropic:claude-sonnet-4-5?base={}", server.base);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let provider = from_spec_with_env(&spec, Path::new("."), &env).unwrap();
+            let request = testserver::request(std::time::Duration::from_secs(5));
+            let response = provider.complete(&request, &mut |_| {}).unwrap();
+            assert_eq!(response.text, "pong");
+            drop(provider);
+        });
+    }
+
     #[test]
     fn scripted_path_is_relative_to_base_dir() {
         let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,6 @@ mod tests;
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,7 +31,6 @@ pub struct AnthropicProvider {
     /// `anthropic-beta` header value, if any (comma list).
     beta: Option<String>,
     timeout_cap: Option<Duration>,
-    client: Client,
 }
 
 impl AnthropicProvider {
@@ -44,7 +42,6 @@ impl AnthropicProvider {
             stream: options.flag("stream", false)?,
             beta: options.get("beta").map(str::to_string),
             timeout_cap: options.timeout_cap()?,
-            client: http::client(NAME)?,
             model: options.model,
         })
     }
@@ -82,6 +79,18 @@ impl Provider for AnthropicProvider {
         req: &Request,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Response, ProviderError> {
+        http::off_runtime(progress, |progress| self.call(req, progress))
+    }
+}
+
+impl AnthropicProvider {
+    /// One call, on the thread `off_runtime` gives it; the client lives and dies here.
+    fn call(
+        &self,
+        req: &Request,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Response, ProviderError> {
+        let client = http::client(NAME)?;
         let model = spec::pick_model(
             NAME,
             &self.model,
@@ -91,8 +100,7 @@ impl Provider for AnthropicProvider {
         let timeout = self.timeout_cap.map_or(req.timeout, |c| c.min(req.timeout));
         let url = format!("{}/v1/messages", self.base);
         let errors = self.errors();
-        let mut request = self
-            .client
+        let mut request = client
             .post(&url)
             .header("x-api-key", self.key.expose())
             .header("anthropic-version", API_VERSION)

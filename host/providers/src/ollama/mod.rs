@@ -6,7 +6,6 @@ mod tests;
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
 use crate::http::{self, Errors, Lines};
@@ -26,7 +25,6 @@ pub struct OllamaProvider {
     base: String,
     stream: bool,
     timeout_cap: Option<Duration>,
-    client: Client,
 }
 
 impl OllamaProvider {
@@ -36,7 +34,6 @@ impl OllamaProvider {
             base: options.base_url(env, BASE_VAR, DEFAULT_BASE),
             stream: options.flag("stream", false)?,
             timeout_cap: options.timeout_cap()?,
-            client: http::client(NAME)?,
             model: options.model,
         })
     }
@@ -63,6 +60,18 @@ impl Provider for OllamaProvider {
         req: &Request,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Response, ProviderError> {
+        http::off_runtime(progress, |progress| self.call(req, progress))
+    }
+}
+
+impl OllamaProvider {
+    /// One call, on the thread `off_runtime` gives it; the client lives and dies here.
+    fn call(
+        &self,
+        req: &Request,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Response, ProviderError> {
+        let client = http::client(NAME)?;
         let model = spec::pick_model(NAME, &self.model, req.model.as_deref(), "ollama:llama3.2")?;
         let timeout = self.timeout_cap.map_or(req.timeout, |c| c.min(req.timeout));
         let url = format!("{}/api/chat", self.base);
@@ -77,7 +86,7 @@ impl Provider for OllamaProvider {
             provider: NAME.to_string(),
             model: model.clone(),
         });
-        let request = self.client.post(&url).json(&body);
+        let request = client.post(&url).json(&body);
         let response = ERRORS
             .send(request, &url, timeout)
             .map_err(|e| with_hints(e, &model))?;

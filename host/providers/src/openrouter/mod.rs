@@ -6,7 +6,6 @@ mod tests;
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
 use crate::http::{self, Errors, Lines, Secret};
@@ -41,7 +40,6 @@ pub struct OpenRouterProvider {
     referer: Option<String>,
     title: String,
     timeout_cap: Option<Duration>,
-    client: Client,
 }
 
 impl OpenRouterProvider {
@@ -67,7 +65,6 @@ impl OpenRouterProvider {
             referer: options.get("referer").map(str::to_string),
             title: options.get("title").unwrap_or(DEFAULT_TITLE).to_string(),
             timeout_cap: options.timeout_cap()?,
-            client: http::client(NAME)?,
             model: options.model,
         })
     }
@@ -151,6 +148,18 @@ impl Provider for OpenRouterProvider {
         req: &Request,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Response, ProviderError> {
+        http::off_runtime(progress, |progress| self.call(req, progress))
+    }
+}
+
+impl OpenRouterProvider {
+    /// One call, on the thread `off_runtime` gives it; the client lives and dies here.
+    fn call(
+        &self,
+        req: &Request,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Response, ProviderError> {
+        let client = http::client(NAME)?;
         let model = spec::pick_model(
             NAME,
             &self.model,
@@ -171,8 +180,7 @@ impl Provider for OpenRouterProvider {
                 .collect();
             body["models"] = json!(models);
         }
-        let mut request = self
-            .client
+        let mut request = client
             .post(&url)
             .bearer_auth(self.key.expose())
             .header("X-Title", &self.title)
