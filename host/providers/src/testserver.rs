@@ -36,6 +36,9 @@ pub(crate) enum Reply {
     },
     /// Headers promising `promised` body bytes, then only `body`, then the socket closes.
     CutShort { promised: usize, body: String },
+    /// Closes the connection without reading the request: with unread bytes in its receive
+    /// buffer the kernel answers with a TCP reset, not a clean close. Nothing is recorded.
+    Reset,
     /// Waits this long before answering with the inner reply (to outlast a client timeout).
     Slow(Duration, Box<Reply>),
 }
@@ -116,6 +119,12 @@ fn accept(listener: &TcpListener) -> Option<TcpStream> {
 }
 
 fn serve(stream: TcpStream, reply: Reply, recorded: &Mutex<Vec<Recorded>>) {
+    if let Reply::Reset = reply {
+        // Let the request arrive, so it is unread when the socket closes.
+        std::thread::sleep(Duration::from_millis(100));
+        drop(stream);
+        return;
+    }
     let mut reader = BufReader::new(stream);
     let Some(request) = read_request(&mut reader) else {
         return;
@@ -189,6 +198,7 @@ fn write_reply(stream: &mut TcpStream, reply: Reply) {
                 .and_then(|()| stream.write_all(body.as_bytes()))
                 .and_then(|()| stream.flush())
         }
+        Reply::Reset => Ok(()),
         Reply::Slow(wait, inner) => {
             std::thread::sleep(wait);
             write_reply(stream, *inner);

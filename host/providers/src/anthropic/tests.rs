@@ -203,6 +203,13 @@ fn connection_closed_mid_answer_is_transient() {
 }
 
 #[test]
+fn connection_reset_is_transient() {
+    let server = Server::start(vec![Reply::Reset]);
+    let err = run(&provider(&server, ""), SECOND).0.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+}
+
+#[test]
 fn truncated_stream_is_transient() {
     let full = fixture!("anthropic-stream.sse");
     let cut = &full[..full.find("event: message_delta").unwrap()];

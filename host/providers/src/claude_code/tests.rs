@@ -4,7 +4,7 @@ use std::sync::RwLock;
 use std::time::Instant;
 
 use super::*;
-use crate::testserver::{env, fixture, request};
+use crate::testserver::{env, fixture, request, Reply, Server};
 
 /// Writing an executable while another thread forks can leave the forked child holding it open
 /// for writing, and exec then fails with "Text file busy". Scripts are written under the write
@@ -36,10 +36,14 @@ struct Stub {
 impl Stub {
     /// A stub answering with `out` and exit code `code`.
     fn new(out: &str, code: i32) -> Stub {
+        Stub::with_script(STUB, out, code)
+    }
+
+    fn with_script(script: &str, out: &str, code: i32) -> Stub {
         let dir = tempfile::tempdir().unwrap();
         let _w = FORK.write().unwrap();
         let bin = dir.path().join("claude");
-        fs::write(&bin, STUB).unwrap();
+        fs::write(&bin, script).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -278,4 +282,37 @@ fn timeout_kills_the_child_and_its_group() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(gone(&grandchild), "grandchild {grandchild} still runs");
+}
+
+/// Acceptance against the real CLI: set `LOOM_TEST_REAL_CLAUDE` to its binary (the one bundled
+/// in the PyPI package claude-agent-sdk works offline) and run with `--ignored`. The CLI talks to
+/// a loopback fake of the Anthropic API serving the captured stream; loom must pass flags the
+/// CLI accepts and parse what it prints.
+#[test]
+#[ignore = "needs the real Claude Code CLI in LOOM_TEST_REAL_CLAUDE"]
+fn real_cli_against_a_loopback_api() {
+    let real = std::env::var("LOOM_TEST_REAL_CLAUDE").expect("LOOM_TEST_REAL_CLAUDE is not set");
+    let server = Server::start(vec![Reply::typed(
+        "text/event-stream",
+        fixture!("anthropic-stream.sse"),
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    // A wrapper as LOOM_CLAUDE_BIN: the CLI's environment is set here, not in this process.
+    let wrapper = format!(
+        "#!/bin/sh\nexport HOME='{}' ANTHROPIC_BASE_URL='{}' ANTHROPIC_API_KEY=sk-ant-fake \
+         DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
+         CLAUDE_CODE_MAX_RETRIES=0\nexec '{real}' \"$@\"\n",
+        home.path().display(),
+        server.base
+    );
+    let stub = Stub::with_script(&wrapper, "", 0);
+    let mut req = stub.request();
+    req.messages = vec![crate::Message::user("-say pong")];
+    req.timeout = Duration::from_secs(60);
+    let response = stub.call("claude-sonnet-4-5?max_turns=2", &req).0.unwrap();
+    assert_eq!(response.text, "pong");
+    assert_eq!(response.model, "claude-sonnet-4-5");
+    assert_eq!(response.usage.output_tokens, 3);
+    assert!(response.cost_usd.is_some());
+    assert!(server.requests()[0].path.starts_with("/v1/messages"));
 }
