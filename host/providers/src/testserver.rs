@@ -36,6 +36,9 @@ pub(crate) enum Reply {
     },
     /// Headers promising `promised` body bytes, then only `body`, then the socket closes.
     CutShort { promised: usize, body: String },
+    /// Sends these bytes (a status line, headers and part of a body), then stalls this long
+    /// before closing: a server that hangs mid-answer.
+    Stall(String, Duration),
     /// Closes the connection without reading the request: with unread bytes in its receive
     /// buffer the kernel answers with a TCP reset, not a clean close. Nothing is recorded.
     Reset,
@@ -199,6 +202,13 @@ fn write_reply(stream: &mut TcpStream, reply: Reply) {
                 .and_then(|()| stream.flush())
         }
         Reply::Reset => Ok(()),
+        Reply::Stall(raw, wait) => {
+            let sent = stream
+                .write_all(raw.as_bytes())
+                .and_then(|()| stream.flush());
+            std::thread::sleep(wait);
+            sent
+        }
         Reply::Slow(wait, inner) => {
             std::thread::sleep(wait);
             write_reply(stream, *inner);

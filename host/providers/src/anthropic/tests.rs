@@ -269,3 +269,27 @@ fn refused_connection_is_transient() {
     assert!(err.is_transient(), "{err:?}");
     assert!(err.message().contains("cannot connect"), "{err}");
 }
+
+#[test]
+fn stream_that_stalls_mid_answer_times_out() {
+    let full = fixture!("anthropic-stream.sse");
+    let part = &full[..full.find("event: content_block_delta").unwrap()];
+    let raw = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n{part}"
+    );
+    let server = Server::start(vec![Reply::Stall(raw, Duration::from_secs(3))]);
+    let started = Instant::now();
+    let err = run(
+        &provider(&server, "&stream=true"),
+        Duration::from_millis(400),
+    )
+    .0
+    .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(err.message().contains("timed out while reading"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

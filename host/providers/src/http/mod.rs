@@ -134,7 +134,12 @@ impl Errors<'_> {
 
     /// A read of the answer that broke off (reset, timeout, truncated chunk): transient.
     pub fn read_failed(&self, e: &std::io::Error) -> ProviderError {
-        let what = if e.kind() == std::io::ErrorKind::TimedOut {
+        // reqwest reports its own deadline as an io error wrapping a reqwest::Error.
+        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+            || e.get_ref()
+                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                .is_some_and(reqwest::Error::is_timeout);
+        let what = if timed_out {
             "timed out while reading the answer"
         } else {
             "connection lost while reading the answer"
