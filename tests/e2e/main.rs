@@ -1,1 +1,8 @@
+//! End-to-end tests: the real `loom` binary on real git repositories in temporary directories,
+//! with the scripted provider at the (only) network edge.
 
+mod common;
+mod test_crash;
+mod test_demo;
+mod test_gates;
+mod test_hostile;

@@ -1,0 +1,204 @@
+//! How the CLI shows things to a person.
+
+use loom_engine::{DriveReport, LogEntry, Observer, Status};
+use loom_kernel::{Gate, RunStatus, TickKind, TickRow};
+use std::io::Write;
+use std::time::Instant;
+
+/// Prints each tick as it commits, and a live line while a long effect runs.
+#[derive(Default)]
+pub struct Printer {
+    started: Option<Instant>,
+}
+
+fn kind_label(kind: TickKind) -> &'static str {
+    match kind {
+        TickKind::Start => "start",
+        TickKind::Effect => "step",
+        TickKind::GateOpen => "gate",
+        TickKind::Decision => "decided",
+        TickKind::Finish => "finish",
+        TickKind::Violation => "REFUSED",
+        TickKind::Fault => "STOPPED",
+        TickKind::Hold => "hold",
+        TickKind::Resume => "resume",
+        TickKind::Abandon => "abandon",
+    }
+}
+
+pub fn tick_line(row: &TickRow) -> String {
+    format!(
+        "  #{:<3} {:<8} {:<10} {}",
+        row.seq,
+        kind_label(row.kind),
+        row.step.as_deref().unwrap_or("-"),
+        row.summary.lines().next().unwrap_or("")
+    )
+}
+
+impl Observer for Printer {
+    fn tick(&mut self, row: &TickRow) {
+        println!("{}", tick_line(row));
+    }
+
+    fn effect_started(&mut self, step: &str, what: &str) {
+        self.started = Some(Instant::now());
+        print!("  ...  {step}: {what}");
+        let _ = std::io::stdout().flush();
+    }
+
+    fn progress(&mut self, _step: &str, note: &str) {
+        print!(" · {note}");
+        let _ = std::io::stdout().flush();
+    }
+
+    fn effect_finished(&mut self, _step: &str) {
+        let secs = self
+            .started
+            .take()
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        println!(" ({secs:.1}s)");
+    }
+}
+
+pub fn outcome(r: &DriveReport) {
+    println!();
+    let task = format!("task #{} \"{}\"", r.task.id, r.task.title);
+    match r.run.status {
+        RunStatus::Done => println!("done: {task} finished in run #{}.", r.run.id),
+        RunStatus::Waiting => {
+            println!("waiting: {task} needs a human decision.");
+            for g in &r.waiting_on {
+                println!();
+                gate_block(g);
+            }
+        }
+        RunStatus::Stopped => {
+            println!("stopped: {task}, run #{}.", r.run.id);
+            if let Some(why) = &r.run.stop_reason {
+                println!("  why: {why}");
+            }
+            println!("  `loom status` shows the state; `loom resume` goes on; `loom abandon` drops the task.");
+        }
+        RunStatus::Failed => {
+            println!(
+                "failed: {task}: {}",
+                r.run.stop_reason.as_deref().unwrap_or("the bundle gave up")
+            );
+        }
+        RunStatus::Abandoned => println!("abandoned: {task}."),
+        RunStatus::Running => println!("paused: {task} is still running; `loom resume` goes on."),
+    }
+}
+
+fn gate_block(g: &Gate) {
+    println!(
+        "  gate {} (id {}, risk {}, for a {} to decide)",
+        g.name, g.id, g.risk, g.decider
+    );
+    for line in g.summary.lines() {
+        println!("  | {line}");
+    }
+    if g.decider == loom_kernel::Decider::Human {
+        println!(
+            "  approve: loom approve {}    reject: loom reject {} --reason \"…\"",
+            g.name, g.name
+        );
+    }
+}
+
+pub fn gates(gates: &[Gate]) {
+    if gates.is_empty() {
+        println!("no gates waiting");
+    }
+    for g in gates {
+        gate_block(g);
+        println!();
+    }
+}
+
+pub fn status(s: &Status) {
+    match (&s.task, &s.run) {
+        (Some(t), _) => println!("open task #{}: {}", t.id, t.title),
+        (None, Some(_)) => println!("no open task (the newest run is shown)"),
+        (None, None) => {
+            println!("no tasks yet; start one with: loom run \"what should be done\"");
+            return;
+        }
+    }
+    if let Some(r) = &s.run {
+        println!(
+            "run #{}: {} · phase {} · {} ticks · bundle {} {}",
+            r.id, r.status, r.phase, r.last_seq, r.bundle_name, r.bundle_version
+        );
+        if let Some(why) = &r.stop_reason {
+            println!("  {why}");
+        }
+    }
+    for g in &s.pending_gates {
+        gate_block(g);
+    }
+    for u in &s.uncertain {
+        println!(
+            "uncertain effect {} attempt {} ({}, step {}): started, never recorded as finished{}",
+            u.key,
+            u.attempt,
+            u.kind,
+            u.step,
+            if u.retry_safe {
+                "; it is retry-safe and will be retried on resume"
+            } else {
+                "; a human decides on resume"
+            }
+        );
+    }
+    for v in &s.violations {
+        println!(
+            "violation at tick {}: [{}] {} (rows: {})",
+            v.seq,
+            v.rule,
+            v.message,
+            v.rows.join(", ")
+        );
+    }
+    if !s.facts.is_empty() {
+        println!("facts:");
+        for f in &s.facts {
+            let mut value = f.value.replace('\n', " ");
+            if value.len() > 100 {
+                let cut = (0..=100)
+                    .rev()
+                    .find(|i| value.is_char_boundary(*i))
+                    .unwrap_or(0);
+                value.truncate(cut);
+                value.push('…');
+            }
+            println!("  {}/{} = {}", f.kind, f.key, value);
+        }
+    }
+}
+
+pub fn log(entries: &[LogEntry]) {
+    for e in entries {
+        let t = &e.tick;
+        println!("{}", tick_line(t));
+        println!(
+            "        token {}·{}·{}ms{}  hash {}",
+            t.run_id,
+            t.seq,
+            t.unix_ms,
+            t.decider
+                .as_deref()
+                .map(|d| format!("  decider {d}"))
+                .unwrap_or_default(),
+            &t.hash[..12]
+        );
+        for l in &e.ledger {
+            println!(
+                "        ledger {} attempt {} {} {}: {}",
+                l.key, l.attempt, l.kind, l.status, l.summary
+            );
+        }
+    }
+}

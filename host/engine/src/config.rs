@@ -1,0 +1,224 @@
+//! The project's configuration: `loom.toml` in the project root, or `.loom/config.toml`.
+
+use crate::error::EngineError;
+use loom_kernel::{Decider, Durability};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Who decides gates, in one word; individual gates can be overridden under `[gates.NAME]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// A human decides every gate.
+    Manual,
+    /// Each gate goes to the decider its bundle declares, but high-risk gates always go to a human.
+    #[default]
+    Supervised,
+    /// Gates a bundle gives to a human go to an agent instead, unless the bundle's step logic
+    /// demands a human for this opening (e.g. tests were touched).
+    Autonomous,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    pub decider: Option<Decider>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Provider specs tried in order, e.g. `["scripted:replies.toml"]`.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    pub model: Option<String>,
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub policy: Policy,
+    pub durability: Durability,
+    /// Most ticks one `loom run`/`resume` may take before it stops: a bundle whose logic loops
+    /// is stopped instead of spinning forever.
+    pub max_ticks: u64,
+    /// Retries of a transient provider error before the next provider in the chain is tried.
+    pub max_retries: u32,
+    /// Seconds an agent call may take.
+    pub agent_timeout_s: u64,
+    /// Seconds a configured command may take.
+    pub command_timeout_s: u64,
+    /// The chain every role without its own `[agents.ROLE]` uses.
+    pub default_chain: Vec<String>,
+    pub agents: BTreeMap<String, AgentConfig>,
+    pub gates: BTreeMap<String, GateConfig>,
+    /// Named shell commands a bundle may ask for, e.g. `test = "cargo test"`.
+    pub commands: BTreeMap<String, String>,
+    /// Settings handed to the bundle (frozen into each run at its start).
+    pub bundle: toml::Table,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            policy: Policy::Supervised,
+            durability: Durability::Full,
+            max_ticks: 200,
+            max_retries: 2,
+            agent_timeout_s: 600,
+            command_timeout_s: 900,
+            default_chain: Vec::new(),
+            agents: BTreeMap::new(),
+            gates: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            bundle: toml::Table::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Where the config lives in `root`, if anywhere: `loom.toml` wins over `.loom/config.toml`.
+    pub fn locate(root: &Path) -> Option<PathBuf> {
+        [
+            root.join("loom.toml"),
+            root.join(".loom").join("config.toml"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+    }
+
+    pub fn load(root: &Path) -> Result<Config, EngineError> {
+        match Self::locate(root) {
+            None => Ok(Config::default()),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| EngineError::Config {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                Self::parse(&text).map_err(|message| EngineError::Config { path, message })
+            }
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The provider chain for `role`: its own, else the default one.
+    pub fn chain_for(&self, role: &str) -> &[String] {
+        match self.agents.get(role) {
+            Some(a) if !a.chain.is_empty() => &a.chain,
+            _ => &self.default_chain,
+        }
+    }
+
+    /// The bundle settings as a JSON object (TOML → JSON), frozen into a run at its start.
+    pub fn bundle_settings(&self) -> String {
+        let value = toml_to_json(&toml::Value::Table(self.bundle.clone()));
+        value.to_string()
+    }
+}
+
+fn toml_to_json(v: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The config `loom init` writes: every setting, commented, at its default.
+pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the values shown are the defaults.
+
+# Who decides gates: "manual" (a human decides every gate), "supervised" (the bundle's
+# declared decider; high-risk gates always go to a human), "autonomous" (an agent decides
+# gates a bundle gives to a human, unless the bundle demands a human for that opening).
+# policy = "supervised"
+
+# "full": a committed tick survives power loss (synchronous=FULL). "normal": it survives the
+# process being killed; the last ticks may be lost on power loss, and ticks are much cheaper.
+# durability = "full"
+
+# max_ticks = 200          # most ticks one `loom run`/`loom resume` takes before it stops
+# max_retries = 2          # retries of a transient provider error before falling back
+# agent_timeout_s = 600
+# command_timeout_s = 900
+
+# The provider chain of every agent role that has none of its own.
+# default_chain = ["scripted:.loom/replies.toml"]
+
+# [agents.reviewer]
+# chain = ["scripted:.loom/replies.toml"]
+# model = "..."
+# max_tokens = 4096
+
+# [gates.accept]
+# decider = "human"        # override the policy for one gate: human | agent | rule
+
+# Commands a bundle may run by name (through `sh -c`, in the project root).
+# [commands]
+# test = "cargo test"
+
+# Settings handed to the bundle, frozen into each run when it starts.
+# [bundle]
+# max-fix-rounds = 3
+# test-globs = ["tests/**", "**/*_test.*"]
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_parses_to_the_defaults() {
+        let c = Config::parse(TEMPLATE).unwrap();
+        assert_eq!(c.policy, Policy::Supervised);
+        assert_eq!(c.durability, Durability::Full);
+        assert_eq!(c.max_ticks, Config::default().max_ticks);
+    }
+
+    #[test]
+    fn roles_fall_back_to_the_default_chain_and_settings_become_json() {
+        let c = Config::parse(
+            r#"
+policy = "autonomous"
+default_chain = ["scripted:a.toml"]
+[agents.reviewer]
+chain = ["scripted:b.toml"]
+[gates.accept]
+decider = "human"
+[bundle]
+max-fix-rounds = 2
+test-globs = ["t/**"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.chain_for("reviewer"), ["scripted:b.toml"]);
+        assert_eq!(c.chain_for("planner"), ["scripted:a.toml"]);
+        assert_eq!(c.gates["accept"].decider, Some(Decider::Human));
+        let s: serde_json::Value = serde_json::from_str(&c.bundle_settings()).unwrap();
+        assert_eq!(s["max-fix-rounds"], 2);
+        assert_eq!(s["test-globs"][0], "t/**");
+    }
+
+    #[test]
+    fn a_typo_is_an_error_that_names_the_key() {
+        let err = Config::parse("polcy = \"manual\"").unwrap_err();
+        assert!(err.contains("polcy"), "{err}");
+        let err = Config::parse("policy = \"sometimes\"").unwrap_err();
+        assert!(err.contains("sometimes") || err.contains("policy"), "{err}");
+    }
+}

@@ -1,0 +1,546 @@
+//! The tick loop: ask the bundle what comes next, perform it, commit it with the rules checked.
+
+use crate::effects::{self, Context, Performed, Prepared};
+use crate::error::Result;
+use crate::{policy, Engine};
+use loom_kernel::{
+    Decider, Gate, GateStatus, Intent, KernelError, LedgerStatus, RunStatus, Tick, TickKind,
+    TickMeta, TickRow, TickToken,
+};
+use loom_runtime::{Bundle, Change, EffectStep, GateDecision, GateStep, NextStep, Outcome};
+use serde_json::json;
+
+/// Gates loom itself opens (not the bundle) are named with this prefix.
+pub const UNCERTAIN_PREFIX: &str = "uncertain:";
+
+impl Engine {
+    /// Advances `run` until it finishes, waits for a human, stops, or reaches `max_ticks`.
+    pub(crate) fn drive(&mut self, run_id: u64) -> Result<()> {
+        let bundle = self.bundle_for(run_id)?;
+        let mut taken = 0u64;
+        loop {
+            let run = self.store.run(run_id)?;
+            if run.status != RunStatus::Running {
+                return Ok(());
+            }
+            let token = self.store.next_token(run_id)?;
+            if taken >= self.config.max_ticks {
+                let msg = format!(
+                    "stopped after {taken} ticks (max_ticks in loom.toml); the bundle may be \
+                     looping. `loom log` shows the last steps; `loom resume` goes on"
+                );
+                return self.fault(&token, None, &msg);
+            }
+            taken += 1;
+            let next = match bundle.next(&token, &self.store.view(run_id)) {
+                Ok(n) => n,
+                Err(e) => return self.fault(&token, None, &e.to_string()),
+            };
+            match next {
+                NextStep::Finish(text) => self.finish(&bundle, token, RunStatus::Done, text)?,
+                NextStep::Fail(text) => self.finish(&bundle, token, RunStatus::Failed, text)?,
+                NextStep::Gate(g) => self.gate_step(&bundle, token, g)?,
+                NextStep::Effect(e) => self.effect_step(&bundle, token, e)?,
+            }
+        }
+    }
+
+    /// Commits `tick`, turning a refusal or a faulty rule set into a recorded stop.
+    pub(crate) fn commit(
+        &self,
+        tick: Tick<'_>,
+        meta: TickMeta,
+        bundle: Option<&Bundle>,
+    ) -> Result<Option<TickRow>> {
+        let token = tick.token();
+        let step = meta.step.clone();
+        let rules = bundle.map(|b| b as &dyn loom_kernel::Rules);
+        match tick.commit(meta, rules) {
+            Ok(row) => {
+                self.observer.borrow_mut().tick(&row);
+                Ok(Some(row))
+            }
+            Err(KernelError::Violated(_)) => {
+                self.announce_last(token.run)?;
+                Ok(None)
+            }
+            Err(KernelError::Rules(msg)) => {
+                self.fault(&token, step.as_deref(), &msg)?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn announce_last(&self, run: u64) -> Result<()> {
+        if let Some(row) = self.store.ticks(run)?.pop() {
+            self.observer.borrow_mut().tick(&row);
+        }
+        Ok(())
+    }
+
+    /// Stops the run with `message` in a tick of its own (no rules: they may be what failed).
+    pub(crate) fn fault(&self, token: &TickToken, step: Option<&str>, message: &str) -> Result<()> {
+        let mut tick = self.store.begin(*token)?;
+        tick.set_status(RunStatus::Stopped, Some(message))?;
+        let mut meta = TickMeta::new(TickKind::Fault, message);
+        meta.step = step.map(str::to_owned);
+        let row = tick.commit(meta, None)?;
+        self.observer.borrow_mut().tick(&row);
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        bundle: &Bundle,
+        token: TickToken,
+        status: RunStatus,
+        text: String,
+    ) -> Result<()> {
+        let mut tick = self.store.begin(token)?;
+        let reason = (status == RunStatus::Failed).then_some(text.as_str());
+        tick.set_status(status, reason)?;
+        let summary = format!("run {status}: {text}");
+        self.commit(tick, TickMeta::new(TickKind::Finish, summary), Some(bundle))?;
+        Ok(())
+    }
+
+    fn gate_step(&self, bundle: &Bundle, token: TickToken, g: GateStep) -> Result<()> {
+        let Some(decl) = bundle
+            .manifest()
+            .gates
+            .iter()
+            .find(|d| d.name == g.gate)
+            .cloned()
+        else {
+            let msg = format!(
+                "bundle {} asked for gate \"{}\", which its manifest does not declare",
+                bundle.manifest().name,
+                g.gate
+            );
+            return self.fault(&token, Some(&g.gate), &msg);
+        };
+        let pending = self
+            .store
+            .view(token.run)
+            .gates()?
+            .into_iter()
+            .rev()
+            .find(|x| x.name == g.gate && x.status == GateStatus::Pending);
+        match pending {
+            None => {
+                let decider = policy::decider_for(&self.config, &decl, g.require_human);
+                let mut tick = self.store.begin(token)?;
+                tick.open_gate(&g.gate, decider, decl.risk, &g.summary)?;
+                if decider == Decider::Human {
+                    tick.set_status(
+                        RunStatus::Waiting,
+                        Some(&format!("waiting for a human to decide gate {}", g.gate)),
+                    )?;
+                }
+                let why = if g.require_human {
+                    " (the bundle demands a human here)"
+                } else {
+                    ""
+                };
+                let meta = TickMeta::new(
+                    TickKind::GateOpen,
+                    format!("gate {} opened for a {decider} to decide{why}", g.gate),
+                )
+                .step(&g.gate)
+                .decider(decider.as_str());
+                self.commit(tick, meta, Some(bundle))?;
+                Ok(())
+            }
+            Some(p) => match p.decider {
+                Decider::Human => {
+                    let mut tick = self.store.begin(token)?;
+                    tick.set_status(
+                        RunStatus::Waiting,
+                        Some(&format!("waiting for a human to decide gate {}", p.name)),
+                    )?;
+                    self.commit(
+                        tick,
+                        TickMeta::new(TickKind::Hold, format!("waiting on gate {}", p.name))
+                            .step(&p.name),
+                        None,
+                    )?;
+                    Ok(())
+                }
+                Decider::Rule => {
+                    self.decide_tick(bundle, token, &p, true, Decider::Rule, "rule", None, None)
+                }
+                Decider::Agent => self.agent_decides(
+                    bundle,
+                    token,
+                    &p,
+                    decl.role.as_deref().unwrap_or("gatekeeper"),
+                ),
+            },
+        }
+    }
+
+    fn agent_decides(
+        &self,
+        bundle: &Bundle,
+        token: TickToken,
+        gate: &Gate,
+        role: &str,
+    ) -> Result<()> {
+        let title = self.store.view(token.run).task()?.title;
+        let prompt = format!(
+            "You are deciding the gate \"{}\" of an automated software task.\nTask: {title}\n\n\
+             What you are shown:\n{}\n\nReply with APPROVE on the first line to approve, or \
+             REJECT: <reason> to reject.",
+            gate.name, gate.summary
+        );
+        let prepared = effects::prepare_question(role, prompt, &self.config);
+        let key = format!("r{}/gate:{}@{}", token.run, gate.name, gate.id);
+        let Some((attempt, performed)) =
+            self.run_effect(token, &key, &gate.name, &prepared, None)?
+        else {
+            return Ok(());
+        };
+        let text = match &performed.outcome {
+            Outcome::Agent(r) => r.text.clone(),
+            _ => String::new(),
+        };
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let upper = first.to_ascii_uppercase();
+        let (approved, note) = if upper.starts_with("APPROVE") {
+            (true, None)
+        } else if upper.starts_with("REJECT") {
+            (
+                false,
+                Some(first[6..].trim_start_matches([':', ' ']).to_owned()),
+            )
+        } else {
+            let mut tick = self.store.begin(token)?;
+            self.record(&mut tick, &key, attempt, &performed, None)?;
+            let msg = format!(
+                "the agent's answer at gate {} was neither APPROVE nor REJECT: {first:?}",
+                gate.name
+            );
+            tick.set_status(RunStatus::Stopped, Some(&msg))?;
+            self.commit(
+                tick,
+                TickMeta::new(TickKind::Fault, msg).step(&gate.name),
+                None,
+            )?;
+            return Ok(());
+        };
+        let by = performed.meta["provider"]
+            .as_str()
+            .unwrap_or("agent")
+            .to_owned();
+        self.decide_tick(
+            bundle,
+            token,
+            gate,
+            approved,
+            Decider::Agent,
+            &by,
+            note.as_deref(),
+            Some((&key, attempt, &performed)),
+        )
+    }
+
+    /// The tick that records a decision on `gate` and what the bundle makes of it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decide_tick(
+        &self,
+        bundle: &Bundle,
+        token: TickToken,
+        gate: &Gate,
+        approved: bool,
+        decider: Decider,
+        by: &str,
+        note: Option<&str>,
+        result: Option<(&str, u32, &Performed)>,
+    ) -> Result<()> {
+        let mut tick = self.store.begin(token)?;
+        if let Some((key, attempt, performed)) = result {
+            self.record(&mut tick, key, attempt, performed, None)?;
+        }
+        tick.decide_gate(gate.id, approved, decider, by, &self.transport, note)?;
+        let mut failed = false;
+        if gate.name.starts_with(UNCERTAIN_PREFIX) {
+            if !approved {
+                failed = true;
+                tick.set_status(
+                    RunStatus::Failed,
+                    Some(&format!(
+                        "{by} chose not to redo an uncertain effect ({})",
+                        gate.name
+                    )),
+                )?;
+            }
+        } else {
+            let outcome = Outcome::Gate(GateDecision {
+                gate: gate.name.clone(),
+                approved,
+                decider,
+                by: by.to_owned(),
+                note: note.map(str::to_owned),
+            });
+            if !self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
+                drop(tick);
+                let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
+                return self.fault(&token, Some(&gate.name), &msg);
+            }
+        }
+        if !failed && self.store.view(token.run).run()?.status != RunStatus::Running {
+            tick.set_status(RunStatus::Running, None)?;
+        }
+        let verdict = if approved { "approved" } else { "rejected" };
+        let note_text = note.map(|n| format!(": {n}")).unwrap_or_default();
+        let mut meta = TickMeta::new(
+            TickKind::Decision,
+            format!("{by} ({decider}) {verdict} gate {}{note_text}", gate.name),
+        )
+        .step(&gate.name)
+        .decider(decider.as_str());
+        if decider == Decider::Human {
+            meta.on_violation = RunStatus::Waiting;
+        }
+        self.commit(tick, meta, Some(bundle))?;
+        Ok(())
+    }
+
+    /// Calls the bundle's `apply` and writes its changes into `tick`. `Ok(false)` when the
+    /// bundle faulted (the caller stops the run); a typed refusal stops the run in this tick.
+    fn apply_outcome(
+        &self,
+        bundle: &Bundle,
+        tick: &mut Tick<'_>,
+        step: &str,
+        outcome: &Outcome,
+    ) -> Result<bool> {
+        match bundle.apply(&tick.token(), &tick.view(), step, outcome) {
+            Err(e) => {
+                *self.pending_fault.borrow_mut() = Some(e.to_string());
+                Ok(false)
+            }
+            Ok(Err(msg)) => {
+                let m = bundle.manifest();
+                tick.set_status(
+                    RunStatus::Stopped,
+                    Some(&format!("bundle {} could not use the result of {step}: {msg}; `loom resume` runs the step again", m.name)),
+                )?;
+                Ok(true)
+            }
+            Ok(Ok(changes)) => {
+                for c in changes {
+                    match c {
+                        Change::Phase(p) => tick.set_phase(&p)?,
+                        Change::PutFact { kind, key, value } => {
+                            tick.put_fact(&kind, &key, &value)?
+                        }
+                        Change::DropFact { kind, key } => tick.drop_fact(&kind, &key)?,
+                        Change::Note(n) => tick.note(&n),
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        tick: &mut Tick<'_>,
+        key: &str,
+        attempt: u32,
+        p: &Performed,
+        supersede: Option<u32>,
+    ) -> Result<()> {
+        if let Some(a) = supersede {
+            tick.supersede(key, a)?;
+        }
+        for b in &p.blobs {
+            tick.put_blob(b)?;
+        }
+        let outcome = serde_json::to_vec(&p.outcome)
+            .map_err(|e| crate::EngineError::Effect(e.to_string()))?;
+        tick.record_result(
+            key,
+            attempt,
+            Some(&outcome),
+            &p.summary,
+            &p.meta.to_string(),
+        )?;
+        Ok(())
+    }
+
+    fn effect_step(&self, bundle: &Bundle, token: TickToken, es: EffectStep) -> Result<()> {
+        let step = es.step.clone();
+        // The n-th execution of a step has key r<run>/<step>#<n>: stable across crashes and
+        // holds, so an interrupted attempt is found again under the same key.
+        let done = self
+            .store
+            .ledger(token.run)?
+            .into_iter()
+            .filter(|r| {
+                r.step == step && matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused)
+            })
+            .map(|r| r.key)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let key = format!("r{}/{step}#{}", token.run, done + 1);
+        let prepared =
+            match effects::prepare(&es.effect, bundle.manifest(), &self.store, &self.config) {
+                Ok(p) => p,
+                Err(e) => return self.fault(&token, Some(&step), &e.to_string()),
+            };
+        let Some((attempt, performed)) =
+            self.run_effect(token, &key, &step, &prepared, Some(bundle))?
+        else {
+            return Ok(());
+        };
+        let supersede = self
+            .store
+            .attempts(&key)?
+            .into_iter()
+            .filter(|r| r.status == LedgerStatus::Intent && r.attempt < attempt)
+            .map(|r| r.attempt)
+            .collect::<Vec<_>>();
+        let mut tick = self.store.begin(token)?;
+        for a in supersede {
+            tick.supersede(&key, a)?;
+        }
+        self.record(&mut tick, &key, attempt, &performed, None)?;
+        if !self.apply_outcome(bundle, &mut tick, &step, &performed.outcome)? {
+            drop(tick);
+            let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
+            return self.fault(&token, Some(&step), &msg);
+        }
+        let meta =
+            TickMeta::new(TickKind::Effect, format!("{step}: {}", performed.summary)).step(&step);
+        self.commit(tick, meta, Some(bundle))?;
+        Ok(())
+    }
+
+    /// Runs an effect under `key` with an intent row committed first. `None` when the run
+    /// stopped or now waits instead (uncertain effect held, or the effect failed).
+    fn run_effect(
+        &self,
+        token: TickToken,
+        key: &str,
+        step: &str,
+        prepared: &Prepared,
+        bundle: Option<&Bundle>,
+    ) -> Result<Option<(u32, Performed)>> {
+        if let Some(last) = self.store.attempts(key)?.pop() {
+            if last.status == LedgerStatus::Intent && !last.retry_safe {
+                let name = format!("{UNCERTAIN_PREFIX}{key}#{}", last.attempt);
+                let gate = self
+                    .store
+                    .view(token.run)
+                    .gates()?
+                    .into_iter()
+                    .rev()
+                    .find(|g| g.name == name);
+                match gate.map(|g| g.status) {
+                    Some(GateStatus::Approved) => {}
+                    Some(_) => return Ok(None),
+                    None => {
+                        let shown = format!(
+                            "Step \"{step}\" ({}) was started in tick {} (effect {key}, attempt {}) but loom \
+                             stopped before its result was recorded, so it may or may not have happened.\n\
+                             Request: {}\nCheck the working tree. Approve to perform it again; reject to \
+                             end the run.",
+                            last.kind, last.seq, last.attempt, prepared.request
+                        );
+                        let mut tick = self.store.begin(token)?;
+                        tick.open_gate(&name, Decider::Human, loom_kernel::Risk::High, &shown)?;
+                        tick.set_status(
+                            RunStatus::Waiting,
+                            Some(&format!(
+                                "effect {key} is uncertain; a human must decide gate {name}"
+                            )),
+                        )?;
+                        let meta = TickMeta::new(
+                            TickKind::Hold,
+                            format!("{step}: uncertain effect held for a human"),
+                        )
+                        .step(step);
+                        self.commit(tick, meta, bundle)?;
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let request = prepared.request.to_string();
+        let intent = Intent {
+            key,
+            step,
+            kind: prepared.kind,
+            retry_safe: prepared.retry_safe,
+            request: Some(request.as_bytes()),
+        };
+        let attempt = self.store.record_intent(&token, &intent)?;
+        let role = prepared.request["role"].as_str().map(str::to_owned);
+        let turn = match &role {
+            Some(r) => self.turn_of(token.run, r)?,
+            None => 0,
+        };
+        let chain = match &role {
+            Some(r) => self.chain_for(token.run, r)?,
+            None => None,
+        };
+        let ctx = Context {
+            root: &self.root,
+            config: &self.config,
+            chain: chain.as_ref(),
+            turn,
+            effect_key: format!("{key}.{attempt}"),
+            scratch: effects::scratch(&self.root)?,
+        };
+        self.observer
+            .borrow_mut()
+            .effect_started(step, &prepared.what);
+        let result = effects::perform(prepared, &ctx, step, &mut **self.observer.borrow_mut());
+        self.observer.borrow_mut().effect_finished(step);
+        match result {
+            Ok(p) => Ok(Some((attempt, p))),
+            Err(f) => {
+                let meta = json!({"failed": f.meta});
+                self.store.record_failed_attempt(
+                    &token,
+                    key,
+                    attempt,
+                    &f.message,
+                    &meta.to_string(),
+                )?;
+                self.fault(
+                    &token,
+                    Some(step),
+                    &format!("{}; fix it and `loom resume`", f.message),
+                )?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// How many calls `role` completed in this run: the scripted provider (and any provider
+    /// that wants it) uses it to know where in a conversation it is, even after a crash.
+    fn turn_of(&self, run: u64, role: &str) -> Result<u32> {
+        Ok(self
+            .store
+            .ledger(run)?
+            .iter()
+            .filter(|r| {
+                r.kind == "agent" && matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused)
+            })
+            .filter(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.meta)
+                    .ok()
+                    .and_then(|m| m["role"].as_str().map(|s| s == role))
+                    .unwrap_or(false)
+            })
+            .count() as u32)
+    }
+}

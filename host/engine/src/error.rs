@@ -1,0 +1,78 @@
+use std::path::PathBuf;
+
+/// What the engine can refuse or fail at. Each variant's text says what was wrong and what to
+/// do; [`EngineError::kind`] tells a transport how to present it (exit code, HTTP status…).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Kernel(#[from] loom_kernel::KernelError),
+
+    #[error("bundle: {0}")]
+    Bundle(#[from] loom_runtime::RuntimeError),
+
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error(
+        "no loom project here: no .loom directory in {0} or any parent; run `loom init` first"
+    )]
+    NoProject(PathBuf),
+
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Effect(String),
+}
+
+/// How an error should be presented, independent of transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request was wrong (bad arguments, nothing to act on, a second task): fix and retry.
+    Usage,
+    /// The project's configuration is wrong.
+    Config,
+    /// A rule refused what was asked.
+    Refused,
+    /// The bundle could not be loaded or faulted.
+    Bundle,
+    /// The disk, the database or an external tool failed.
+    Internal,
+}
+
+impl EngineError {
+    pub fn kind(&self) -> ErrorKind {
+        use loom_kernel::KernelError as K;
+        match self {
+            EngineError::Usage(_) | EngineError::NoProject(_) => ErrorKind::Usage,
+            EngineError::Config { .. } => ErrorKind::Config,
+            EngineError::Bundle(_) => ErrorKind::Bundle,
+            EngineError::Kernel(k) => match k {
+                K::TaskOpen { .. }
+                | K::NoSuchRun(_)
+                | K::NoSuchGate(_)
+                | K::WrongDecider { .. }
+                | K::RunNotActive { .. }
+                | K::Conflict { .. } => ErrorKind::Usage,
+                K::Violated(_) => ErrorKind::Refused,
+                K::Rules(_) => ErrorKind::Bundle,
+                _ => ErrorKind::Internal,
+            },
+            EngineError::Io { .. } | EngineError::Effect(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
+        let what = what.into();
+        move |source| EngineError::Io { what, source }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,126 @@
+//! The engine driving the small testkit bundle end to end, in process.
+
+use crate::{Engine, Silent};
+use loom_kernel::{verify_chain, GateStatus, LedgerStatus, RunStatus, TickKind};
+
+fn project(replies: &str, config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    crate::project::init(dir.path()).unwrap();
+    std::fs::write(dir.path().join("loom.toml"), config).unwrap();
+    std::fs::write(dir.path().join("replies.toml"), replies).unwrap();
+    dir
+}
+
+const REPLIES: &str = "[[reply]]\nrole = \"worker\"\ntext = \"all done\"\n";
+const CONFIG: &str = "default_chain = [\"scripted:replies.toml\"]\n";
+
+#[test]
+fn a_run_goes_to_its_human_gate_and_a_decision_finishes_it() {
+    let dir = project(REPLIES, CONFIG);
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    assert_eq!(r.run.status, RunStatus::Waiting, "{:?}", r.run.stop_reason);
+    assert_eq!(r.waiting_on[0].name, "finish");
+
+    let ledger = e.store().ledger(r.run.id).unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        (ledger[0].status, ledger[0].key.as_str()),
+        (LedgerStatus::Done, "r1/work#1")
+    );
+    let request = e
+        .store()
+        .blob(ledger[0].request_hash.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&request).contains("do the work"),
+        "the rendered prompt is stored"
+    );
+
+    let err = e.resume().err().unwrap();
+    assert!(err.to_string().contains("waiting for a human"), "{err}");
+    let r = e.decide("finish", true, None, "ann").unwrap();
+    assert_eq!(r.run.status, RunStatus::Done);
+    assert!(e.store().open_task().unwrap().is_none());
+    let ticks = e.store().ticks(r.run.id).unwrap();
+    verify_chain(&ticks).unwrap();
+    let kinds: Vec<TickKind> = ticks.iter().map(|t| t.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            TickKind::Start,
+            TickKind::Effect,
+            TickKind::GateOpen,
+            TickKind::Decision,
+            TickKind::Finish
+        ]
+    );
+    assert_eq!(
+        e.store().gates(r.run.id).unwrap()[0].status,
+        GateStatus::Approved
+    );
+}
+
+#[test]
+fn a_forbidden_reply_is_refused_at_commit_and_recorded() {
+    let dir = project(
+        "[[reply]]\nrole = \"worker\"\ntext = \"FORBIDDEN things\"\n",
+        CONFIG,
+    );
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    assert_eq!(r.run.status, RunStatus::Stopped);
+    assert_eq!(r.violations[0].rule, "no-forbidden");
+    // The reply was paid for: it is in the ledger, marked refused, and not in the state.
+    let l = &e.store().ledger(r.run.id).unwrap()[0];
+    assert_eq!(l.status, LedgerStatus::Refused);
+    assert!(e.store().facts(r.run.id).unwrap().is_empty());
+}
+
+#[test]
+fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
+    let dir = project(REPLIES, "");
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    assert_eq!(r.run.status, RunStatus::Stopped);
+    let why = r.run.stop_reason.unwrap();
+    assert!(
+        why.contains("no provider is configured") && why.contains("default_chain"),
+        "{why}"
+    );
+    // Fix the config, reopen, resume: the same effect key gets a second attempt.
+    std::fs::write(dir.path().join("loom.toml"), CONFIG).unwrap();
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    let r = e.resume().unwrap();
+    assert_eq!(r.run.status, RunStatus::Waiting);
+    let attempts = e.store().attempts("r1/work#1").unwrap();
+    let s: Vec<LedgerStatus> = attempts.iter().map(|a| a.status).collect();
+    assert_eq!(s, [LedgerStatus::Failed, LedgerStatus::Done]);
+}
+
+#[test]
+fn a_hostile_bundle_stops_the_run_and_the_engine_survives() {
+    let dir = project(REPLIES, CONFIG);
+    for title in [
+        "hostile:loop",
+        "hostile:trap",
+        "hostile:memory",
+        "hostile:wasi",
+    ] {
+        let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+        match e.start(title, loom_guests::TESTKIT, None) {
+            Ok(r) => {
+                assert_eq!(r.run.status, RunStatus::Stopped, "{title}");
+                let last = e.store().ticks(r.run.id).unwrap().pop().unwrap();
+                assert_eq!(last.kind, TickKind::Fault, "{title}");
+                e.abandon(None).unwrap();
+            }
+            // The start tick itself may be refused: nothing was created.
+            Err(err) => assert!(!err.to_string().is_empty(), "{title}"),
+        }
+    }
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    assert_eq!(r.run.status, RunStatus::Waiting);
+}

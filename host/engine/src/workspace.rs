@@ -1,0 +1,248 @@
+//! The capabilities loom uses on the user's tree: applying diffs with git and running the
+//! project's configured commands. Everything here runs outside any transaction, under an
+//! idempotency key the driver has already committed.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Pulls a unified diff out of an agent's reply: a ```diff (or ```patch) fenced block, else the
+/// whole reply if it reads as a diff.
+pub fn extract_diff(reply: &str) -> Option<String> {
+    let mut lines = reply.lines();
+    while let Some(line) = lines.next() {
+        let t = line.trim_start();
+        if t.starts_with("```diff") || t.starts_with("```patch") {
+            let body: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.trim_start().starts_with("```"))
+                .collect();
+            let mut s = body.join("\n");
+            s.push('\n');
+            return Some(s);
+        }
+    }
+    let t = reply.trim_start();
+    if t.starts_with("diff --git") || t.starts_with("--- ") {
+        let mut s = t.trim_end().to_owned();
+        s.push('\n');
+        return Some(s);
+    }
+    None
+}
+
+pub struct DiffApplied {
+    pub touched: Vec<String>,
+    /// The diff was already in the tree (a crash after applying, before committing).
+    pub already: bool,
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
+    Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run git ({e}); loom needs git on PATH"))
+}
+
+/// Applies `diff` to the tree at `root` with `git apply`. Idempotent: a diff that is already
+/// applied (it reverse-applies cleanly) counts as applied, so redoing this after a crash is safe.
+pub fn apply_diff(root: &Path, diff: &str, scratch: &Path) -> Result<DiffApplied, String> {
+    std::fs::write(scratch, diff)
+        .map_err(|e| format!("could not write {}: {e}", scratch.display()))?;
+    let file = scratch.to_string_lossy().into_owned();
+    let touched = touched_paths(root, &file)?;
+    let check = git(root, &["apply", "--check", "--whitespace=nowarn", &file])?;
+    if check.status.success() {
+        let out = git(root, &["apply", "--whitespace=nowarn", &file])?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        return Ok(DiffApplied {
+            touched,
+            already: false,
+        });
+    }
+    let reverse = git(
+        root,
+        &[
+            "apply",
+            "--reverse",
+            "--check",
+            "--whitespace=nowarn",
+            &file,
+        ],
+    )?;
+    if reverse.status.success() {
+        return Ok(DiffApplied {
+            touched,
+            already: true,
+        });
+    }
+    Err(String::from_utf8_lossy(&check.stderr).trim().to_owned())
+}
+
+fn touched_paths(root: &Path, file: &str) -> Result<Vec<String>, String> {
+    let out = git(root, &["apply", "--numstat", file])?;
+    if !out.status.success() {
+        return Err(format!(
+            "the diff is not a valid unified diff: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let mut paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.splitn(3, '\t').nth(2).map(str::to_owned))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// The working tree's changes against HEAD (for agents that edit the tree themselves).
+pub fn tree_diff(root: &Path) -> Result<(String, Vec<String>), String> {
+    let _ = git(root, &["add", "--intent-to-add", "--all"])?;
+    let diff = git(root, &["diff", "HEAD", "--no-color"])?;
+    let names = git(root, &["diff", "HEAD", "--name-only"])?;
+    let mut touched: Vec<String> = String::from_utf8_lossy(&names.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    touched.sort();
+    Ok((String::from_utf8_lossy(&diff.stdout).into_owned(), touched))
+}
+
+pub struct CommandRun {
+    pub exit_code: i32,
+    pub output_tail: String,
+    pub timed_out: bool,
+}
+
+const TAIL_LINES: usize = 40;
+const TAIL_BYTES: usize = 4000;
+
+/// Runs `command` through `sh -c` in `root`, stdout and stderr together, killing its whole
+/// process group if it outlives `timeout`. Keeps only the tail of the output: enough to see why
+/// a test failed without bloating the ledger.
+pub fn run_command(root: &Path, command: &str, timeout: Duration) -> Result<CommandRun, String> {
+    let mut child = {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!("exec 2>&1; {command}"))
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+        }
+        c.spawn()
+            .map_err(|e| format!("could not start `{command}`: {e}"))?
+    };
+    let mut stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if start.elapsed() > timeout => {
+                timed_out = true;
+                kill_group(child.id());
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for `{command}`: {e}")),
+        }
+    };
+    let output = reader.join().unwrap_or_default();
+    let text = String::from_utf8_lossy(&output);
+    let mut tail: Vec<&str> = text.lines().rev().take(TAIL_LINES).collect();
+    tail.reverse();
+    let mut tail = tail.join("\n");
+    if tail.len() > TAIL_BYTES {
+        let cut = tail.len() - TAIL_BYTES;
+        let cut = (cut..tail.len())
+            .find(|i| tail.is_char_boundary(*i))
+            .unwrap_or(tail.len());
+        tail = tail[cut..].to_owned();
+    }
+    if timed_out {
+        tail.push_str(&format!("\n[loom: killed after {} s]", timeout.as_secs()));
+    }
+    let exit_code = status.and_then(|s| s.code()).unwrap_or(-1);
+    Ok(CommandRun {
+        exit_code,
+        output_tail: tail,
+        timed_out,
+    })
+}
+
+fn kill_group(pid: u32) {
+    // The command runs in its own process group, so this reaches the test runner's children
+    // too and leaves no zombies holding the output pipe open.
+    let _ = Command::new("kill")
+        .arg("-9")
+        .arg(format!("-{pid}"))
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_fenced_and_bare_diffs() {
+        let fenced = "Here you go:\n```diff\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n```\nthanks";
+        assert_eq!(
+            extract_diff(fenced).unwrap(),
+            "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+        );
+        assert!(extract_diff("diff --git a/x b/x\n").is_some());
+        assert!(extract_diff("I could not do it").is_none());
+    }
+
+    #[test]
+    fn applies_a_diff_once_and_recognises_it_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("x.txt"), "a\n").unwrap();
+        let diff = "--- a/x.txt\n+++ b/x.txt\n@@ -1 +1 @@\n-a\n+b\n";
+        let scratch = root.join("d.diff");
+        let r = apply_diff(root, diff, &scratch).unwrap();
+        assert_eq!((r.touched, r.already), (vec!["x.txt".to_string()], false));
+        assert_eq!(std::fs::read_to_string(root.join("x.txt")).unwrap(), "b\n");
+        let again = apply_diff(root, diff, &scratch).unwrap();
+        assert!(again.already);
+        let bad = apply_diff(
+            root,
+            "--- a/x.txt\n+++ b/x.txt\n@@ -1 +1 @@\n-zzz\n+yyy\n",
+            &scratch,
+        );
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn runs_commands_with_exit_code_tail_and_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = run_command(
+            dir.path(),
+            "echo one; echo two >&2; exit 3",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(r.exit_code, 3);
+        assert!(r.output_tail.contains("one") && r.output_tail.contains("two"));
+        let r = run_command(dir.path(), "sleep 5", Duration::from_millis(200)).unwrap();
+        assert!(r.timed_out && r.exit_code != 0);
+    }
+}

@@ -1,0 +1,121 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const LOOM: &str = env!("CARGO_BIN_EXE_loom");
+
+pub fn loom(dir: &Path, args: &[&str]) -> Output {
+    Command::new(LOOM)
+        .args(args)
+        .current_dir(dir)
+        .env("USER", "tester")
+        .env_remove("LOOM_SCRIPTED_LOG")
+        .output()
+        .expect("run loom")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Asserts the exit code, showing everything loom said when it differs.
+#[track_caller]
+pub fn expect_code(o: &Output, code: i32) -> String {
+    let t = text(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "unexpected exit code; loom said:\n{t}"
+    );
+    t
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The demo's starting repository (buggy median, failing test), with `loom.toml` = `config`
+/// and `.loom/replies.toml` = `replies`.
+pub fn project(config: &str, replies: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("repo");
+    // `loom demo` writes exactly the starting files we want; reuse it, then replace its config.
+    let o = loom(tmp.path(), &["demo", dir.to_str().expect("utf-8 path")]);
+    assert!(o.status.code().is_some(), "demo crashed: {}", text(&o));
+    // Start over on the same files: drop the demo's run and changes.
+    std::fs::remove_dir_all(dir.join(".loom")).expect("rm .loom");
+    git(&dir, &["checkout", "--", "."]);
+    git(&dir, &["clean", "-fdq"]);
+    std::fs::create_dir_all(dir.join(".loom")).expect("mkdir");
+    std::fs::write(dir.join("loom.toml"), config).expect("write config");
+    std::fs::write(dir.join(".loom").join("replies.toml"), replies).expect("write replies");
+    let o = loom(&dir, &["init"]);
+    expect_code(&o, 0);
+    (tmp, dir)
+}
+
+pub const FIX_EVEN: &str = r#"```diff
+--- a/stats.py
++++ b/stats.py
+@@ -10,4 +10,6 @@ def median(values):
+     """Return the median of a non-empty list of numbers."""
+     ordered = sorted(values)
+     middle = len(ordered) // 2
++    if len(ordered) % 2 == 0:
++        return (ordered[middle - 1] + ordered[middle]) / 2
+     return ordered[middle]
+```"#;
+
+pub const ADD_TEST: &str = r#"```diff
+--- a/test_stats.py
++++ b/test_stats.py
+@@ -13,6 +13,10 @@ class StatsTest(unittest.TestCase):
+     def test_median_even(self):
+         self.assertEqual(median([4, 1, 3, 2]), 2.5)
+ 
++    def test_median_big(self):
++        self.assertEqual(median([10, 30]), 20)
++
+ 
+ if __name__ == "__main__":
+     unittest.main()
+```"#;
+
+/// A `[[reply]]` entry.
+pub fn reply(role: &str, text: &str) -> String {
+    format!("[[reply]]\nrole = \"{role}\"\ntext = '''\n{text}\n'''\n\n")
+}
+
+pub fn config(policy: &str, extra: &str) -> String {
+    format!(
+        "policy = \"{policy}\"\ndefault_chain = [\"scripted:.loom/replies.toml\"]\n{extra}\n\
+         [commands]\ntest = \"python3 -m unittest -q\"\n"
+    )
+}
+
+pub fn status_json(dir: &Path) -> serde_json::Value {
+    let o = loom(dir, &["status", "--json"]);
+    let t = expect_code(&o, 0);
+    serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap_or_else(|e| panic!("{e}: {t}"))
+}

@@ -1,0 +1,88 @@
+use crate::common::*;
+
+fn blocking_review() -> String {
+    r#"{"findings": [{"severity": "blocking", "text": "median([]) raises IndexError", "path": "stats.py"}]}"#.into()
+}
+
+#[test]
+fn a_rule_refuses_an_agent_accepting_with_a_blocking_finding_open() {
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("reviewer", &blocking_review()),
+        // The reviewer role also decides the accept gate under the autonomous policy.
+        reply("reviewer", "APPROVE"),
+    ]
+    .concat();
+    let (_tmp, dir) = project(
+        &config("autonomous", "[bundle]\nmax-fix-rounds = 0"),
+        &replies,
+    );
+    let o = loom(&dir, &["run", "Fix median() for even-length lists"]);
+    let out = expect_code(&o, 11);
+    assert!(out.contains("no-blocking-at-accept"), "{out}");
+    let s = status_json(&dir);
+    assert_eq!(s["run"]["status"], "stopped");
+    let v = &s["violations"][0];
+    assert_eq!(v["rule"], "no-blocking-at-accept");
+    assert!(
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("fact:finding/")),
+        "{v}"
+    );
+    // The refused approval left the gate pending: nothing of it committed.
+    assert_eq!(s["pending_gates"][0]["name"], "accept");
+    assert_eq!(s["pending_gates"][0]["status"], "pending");
+}
+
+#[test]
+fn touching_tests_forces_a_human_at_the_final_gate_even_when_autonomous() {
+    let replies = [
+        reply("planner", "1. add a test"),
+        reply("implementer", &format!("{FIX_EVEN}\n\n{ADD_TEST}")),
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    let (_tmp, dir) = project(&config("autonomous", ""), &replies);
+    let o = loom(&dir, &["run", "Fix median() and cover it"]);
+    expect_code(&o, 10);
+    let s = status_json(&dir);
+    let gate = &s["pending_gates"][0];
+    assert_eq!(
+        (gate["name"].as_str(), gate["decider"].as_str()),
+        (Some("accept"), Some("human"))
+    );
+
+    // An agent cannot take this gate: `reject`/`approve` are human commands, and while it is
+    // open no second task may start.
+    let o = loom(&dir, &["run", "something else"]);
+    let out = expect_code(&o, 2);
+    assert!(
+        out.contains("task #1") && out.contains("still open") && out.contains("loom abandon"),
+        "{out}"
+    );
+
+    let o = loom(&dir, &["resume"]);
+    let out = expect_code(&o, 2);
+    assert!(out.contains("waiting for a human"), "{out}");
+
+    let o = loom(&dir, &["reject", "accept"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a rejection without a reason is a usage error"
+    );
+
+    let o = loom(&dir, &["abandon", "--reason", "enough"]);
+    expect_code(&o, 0);
+    let o = loom(&dir, &["run", "something else"]);
+    assert_ne!(
+        o.status.code(),
+        Some(2),
+        "the project is free again: {}",
+        text(&o)
+    );
+}
