@@ -90,7 +90,7 @@ pub const FIX_EVEN: &str = r#"```diff
 pub const ADD_TEST: &str = r#"```diff
 --- a/test_stats.py
 +++ b/test_stats.py
-@@ -13,6 +13,10 @@ class StatsTest(unittest.TestCase):
+@@ -13,6 +13,9 @@ class StatsTest(unittest.TestCase):
      def test_median_even(self):
          self.assertEqual(median([4, 1, 3, 2]), 2.5)
  

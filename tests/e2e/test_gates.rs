@@ -42,7 +42,14 @@ fn a_rule_refuses_an_agent_accepting_with_a_blocking_finding_open() {
 fn touching_tests_forces_a_human_at_the_final_gate_even_when_autonomous() {
     let replies = [
         reply("planner", "1. add a test"),
-        reply("implementer", &format!("{FIX_EVEN}\n\n{ADD_TEST}")),
+        reply(
+            "implementer",
+            &format!(
+                "{}\n{}",
+                FIX_EVEN.trim_end_matches("```").trim_end(),
+                ADD_TEST.trim_start_matches("```diff\n")
+            ),
+        ),
         reply("reviewer", r#"{"findings": []}"#),
     ]
     .concat();
