@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic with the reason
 //! End-to-end tests: the real `loom` binary on real git repositories in temporary directories,
 //! with the scripted provider at the (only) network edge.
 

@@ -7,6 +7,8 @@
 //! with the effect's 200-byte result, a state write, the tick row with its hash, and the `code`
 //! bundle's invariants run in wasm inside the transaction.
 
+#![allow(clippy::expect_used)] // a benchmark that cannot set up has nothing to report
+
 use loom_kernel::{Durability, Intent, NewRun, Store, TickKind, TickMeta};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
