@@ -7,3 +7,4 @@ mod test_crash;
 mod test_demo;
 mod test_gates;
 mod test_hostile;
+mod test_verify;

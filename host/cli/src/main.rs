@@ -32,6 +32,8 @@ pub mod exit {
     pub const STOPPED: u8 = 11;
     /// The run ended as failed (the bundle gave up).
     pub const FAILED: u8 = 12;
+    /// `loom verify` found a broken hash chain.
+    pub const BROKEN: u8 = 13;
 }
 
 #[derive(Parser)]
@@ -104,6 +106,13 @@ enum Command {
         /// Which run (default: the current one)
         #[arg(long)]
         run: Option<u64>,
+    },
+    /// Check that no tick was edited, deleted or reordered (the hash chain)
+    Verify {
+        /// Which run (default: every run)
+        run: Option<u64>,
+        #[arg(long)]
+        json: bool,
     },
     /// Run the `code` bundle on a throwaway repository with a real bug, offline
     Demo {
@@ -271,6 +280,29 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 render::log(&log);
             }
             Ok(exit::OK)
+        }
+        Command::Verify { run, json } => {
+            let e = engine(&root(&cli.project)?)?;
+            let reports = e.verify(run)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            }
+            let mut code = exit::OK;
+            for r in &reports {
+                match &r.broken {
+                    None if !json => println!("run #{}: {} ticks, chain intact", r.run, r.ticks),
+                    None => {}
+                    Some(b) => {
+                        code = exit::BROKEN;
+                        if !json {
+                            println!("run #{}: BROKEN at tick {}: {}", r.run, b.seq, b.problem);
+                            println!("  expected {}", b.expected);
+                            println!("  found    {}", b.found);
+                        }
+                    }
+                }
+            }
+            Ok(code)
         }
         Command::Demo { dir, approve } => demo::run(dir, approve),
         Command::Bundle {

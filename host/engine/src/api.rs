@@ -411,3 +411,31 @@ impl Engine {
         gate.name.starts_with(UNCERTAIN_PREFIX)
     }
 }
+
+/// The result of walking one run's hash chain.
+#[derive(Debug, Serialize)]
+pub struct ChainReport {
+    pub run: u64,
+    pub ticks: usize,
+    pub broken: Option<loom_kernel::ChainBreak>,
+}
+
+impl Engine {
+    /// Walks the hash chain of `run`, or of every run in the project.
+    pub fn verify(&self, run: Option<u64>) -> Result<Vec<ChainReport>> {
+        let runs = match run {
+            Some(r) => vec![self.store.run(r)?],
+            None => self.store.runs()?,
+        };
+        runs.into_iter()
+            .map(|r| {
+                let ticks = self.store.ticks(r.id)?;
+                Ok(ChainReport {
+                    run: r.id,
+                    ticks: ticks.len(),
+                    broken: loom_kernel::verify_chain(&ticks).err(),
+                })
+            })
+            .collect()
+    }
+}

@@ -69,7 +69,8 @@ impl Default for Config {
             max_retries: 2,
             agent_timeout_s: 600,
             command_timeout_s: 900,
-            default_chain: Vec::new(),
+            // The user's own Claude Code login: no API key to set up.
+            default_chain: vec!["claude-code".into()],
             agents: BTreeMap::new(),
             gates: BTreeMap::new(),
             commands: BTreeMap::new(),
@@ -157,8 +158,10 @@ pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the v
 # agent_timeout_s = 600
 # command_timeout_s = 900
 
-# The provider chain of every agent role that has none of its own.
-# default_chain = ["scripted:.loom/replies.toml"]
+# The provider chain of every agent role that has none of its own, tried in order. The default
+# uses your Claude Code login. Others: "anthropic:MODEL", "openrouter:MODEL", "ollama:MODEL",
+# "scripted:FILE" (canned replies, offline).
+# default_chain = ["claude-code"]
 
 # [agents.reviewer]
 # chain = ["scripted:.loom/replies.toml"]

@@ -15,7 +15,7 @@ pub mod project;
 mod template;
 pub mod workspace;
 
-pub use api::{DriveReport, LogEntry, Status};
+pub use api::{ChainReport, DriveReport, LogEntry, Status};
 pub use config::{Config, Policy};
 pub use driver::UNCERTAIN_PREFIX;
 pub use error::{EngineError, ErrorKind, Result};

@@ -80,7 +80,7 @@ fn a_forbidden_reply_is_refused_at_commit_and_recorded() {
 
 #[test]
 fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
-    let dir = project(REPLIES, "");
+    let dir = project(REPLIES, "default_chain = []\n");
     let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
     let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
     assert_eq!(r.run.status, RunStatus::Stopped);
