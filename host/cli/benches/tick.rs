@@ -92,7 +92,7 @@ fn raw_round(c: &Connection, from: usize, n: usize) -> Sample {
 
 fn loom_round(
     store: &Store,
-    bundle: &loom_runtime::Bundle,
+    bundle: Option<&loom_runtime::Bundle>,
     run: u64,
     n: usize,
     key_base: &str,
@@ -119,7 +119,7 @@ fn loom_round(
         tick.put_fact("bench", "state", &r).expect("fact");
         tick.commit(
             TickMeta::new(TickKind::Effect, "work").step("work"),
-            Some(bundle),
+            bundle.map(|b| b as &dyn loom_kernel::Rules),
         )
         .expect("commit");
     })
@@ -172,34 +172,31 @@ fn run_mode(dir: &Path, durability: Durability, n: usize, rounds: usize) {
         .expect("start");
 
     let per = n / rounds;
-    let (mut a, mut b) = (
-        Sample {
-            wall_s: 0.0,
-            cpu_s: 0.0,
-            n: 0,
-        },
-        Sample {
-            wall_s: 0.0,
-            cpu_s: 0.0,
-            n: 0,
-        },
-    );
+    let zero = || Sample {
+        wall_s: 0.0,
+        cpu_s: 0.0,
+        n: 0,
+    };
+    let (mut a, mut b, mut c) = (zero(), zero(), zero());
     let mut sizes = Vec::new();
     for round in 0..rounds {
         a.add(raw_round(&raw, round * per, per));
-        b.add(loom_round(&store, &bundle, run, per, "k"));
-        sizes.push((b.n, file_size(&loom_path)));
+        b.add(loom_round(&store, Some(&bundle), run, per, "k"));
+        // The same tick with no rules to check: what the kernel costs on its own.
+        c.add(loom_round(&store, None, run, per / 4, "k"));
+        sizes.push((b.n + c.n, file_size(&loom_path)));
     }
     let ratio = b.us() / a.us();
     println!(
-        "{:<7} {:>6} {:>14.1} {:>14.1} {:>7.3}x {:>13.1} {:>13.1}",
+        "{:<7} {:>6} {:>14.1} {:>14.1} {:>7.3}x {:>13.1} {:>13.1} {:>16.1}",
         sync,
         n,
         a.us(),
         b.us(),
         ratio,
         a.cpu_us(),
-        b.cpu_us()
+        b.cpu_us(),
+        c.cpu_us()
     );
     let (n1, s1) = sizes[sizes.len() / 2 - 1];
     let (n2, s2) = sizes[sizes.len() - 1];
@@ -235,8 +232,15 @@ fn main() {
     );
     println!("loom tick = intent commit + one transaction (200-byte result, state write, chained tick row, code-bundle invariants in wasm)");
     println!(
-        "{:<7} {:>6} {:>14} {:>14} {:>8} {:>13} {:>13}",
-        "sync", "n", "raw µs/tx", "loom µs/tick", "ratio", "raw CPU µs", "loom CPU µs"
+        "{:<7} {:>6} {:>14} {:>14} {:>8} {:>13} {:>13} {:>16}",
+        "sync",
+        "n",
+        "raw µs/tx",
+        "loom µs/tick",
+        "ratio",
+        "raw CPU µs",
+        "loom CPU µs",
+        "no-rules CPU µs"
     );
     run_mode(&dir, Durability::Full, n_full, 8);
     run_mode(&dir, Durability::Normal, n_normal, 8);

@@ -124,3 +124,77 @@ fn a_hostile_bundle_stops_the_run_and_the_engine_survives() {
     let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
     assert_eq!(r.run.status, RunStatus::Waiting);
 }
+
+/// The state a crash leaves when it lands between a non-retry-safe effect's intent and its
+/// result (an agent editing the tree, say): the next resume must not redo it blindly.
+fn crashed_mid_effect(dir: &std::path::Path) -> Engine {
+    std::fs::write(dir.join("loom.toml"), "default_chain = []\n").unwrap();
+    let mut e = Engine::open(dir, Box::new(Silent), "test").unwrap();
+    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    assert_eq!(r.run.status, RunStatus::Stopped);
+    let token = e.store().next_token(r.run.id).unwrap();
+    let intent = loom_kernel::Intent {
+        key: "r1/work#1",
+        step: "work",
+        kind: "agent",
+        retry_safe: false,
+        request: None,
+    };
+    assert_eq!(e.store().record_intent(&token, &intent).unwrap(), 2);
+    std::fs::write(dir.join("loom.toml"), CONFIG).unwrap();
+    Engine::open(dir, Box::new(Silent), "test").unwrap()
+}
+
+#[test]
+fn an_uncertain_effect_that_is_not_retry_safe_waits_for_a_human_who_may_redo_it() {
+    let dir = project(REPLIES, CONFIG);
+    let mut e = crashed_mid_effect(dir.path());
+    let r = e.resume().unwrap();
+    assert_eq!(r.run.status, RunStatus::Waiting);
+    let gate = &r.waiting_on[0];
+    assert_eq!(gate.name, "uncertain:r1/work#1#2");
+    assert!(
+        gate.summary.contains("may or may not have happened"),
+        "{}",
+        gate.summary
+    );
+    assert_eq!(e.status().unwrap().uncertain.len(), 1);
+    // Resuming again does not slip past the gate.
+    assert!(e.resume().is_err());
+    let r = e
+        .decide(&gate.name, true, Some("checked the tree"), "ann")
+        .unwrap();
+    assert_eq!(r.run.status, RunStatus::Waiting);
+    assert_eq!(
+        r.waiting_on[0].name, "finish",
+        "the effect was redone and the run went on"
+    );
+    let s: Vec<LedgerStatus> = e
+        .store()
+        .attempts("r1/work#1")
+        .unwrap()
+        .iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(
+        s,
+        [
+            LedgerStatus::Failed,
+            LedgerStatus::Superseded,
+            LedgerStatus::Done
+        ]
+    );
+}
+
+#[test]
+fn rejecting_an_uncertain_effect_ends_the_run() {
+    let dir = project(REPLIES, CONFIG);
+    let mut e = crashed_mid_effect(dir.path());
+    let r = e.resume().unwrap();
+    let name = r.waiting_on[0].name.clone();
+    let r = e
+        .decide(&name, false, Some("it already happened; stop"), "ann")
+        .unwrap();
+    assert_eq!(r.run.status, RunStatus::Failed);
+    assert!(e.store().open_task().unwrap().is_none());
+}
