@@ -247,18 +247,7 @@ fn reviewed(s: &State, r: &AgentReply) -> Result<Vec<Change>, String> {
     let listed = parse_findings(&r.text)?;
     let diff = s.diff().ok_or("a review arrived but no diff is applied")?;
     let mut changes = Vec::new();
-    for (id, f) in s.open_findings() {
-        if f.source == Source::Review {
-            changes.push(put(
-                "finding",
-                &id,
-                &Finding {
-                    status: Status::Resolved,
-                    ..f
-                },
-            )?);
-        }
-    }
+    changes.extend(resolve_open(s, Source::Review)?);
     let first = s.next_finding_number();
     for (i, f) in listed.iter().enumerate() {
         let finding = Finding {
@@ -292,18 +281,7 @@ fn tested(s: &State, c: &CommandResult) -> Result<Vec<Change>, String> {
         },
     )?];
     if c.exit_code == 0 {
-        for (id, f) in s.open_findings() {
-            if f.source == Source::Test {
-                changes.push(put(
-                    "finding",
-                    &id,
-                    &Finding {
-                        status: Status::Resolved,
-                        ..f
-                    },
-                )?);
-            }
-        }
+        changes.extend(resolve_open(s, Source::Test)?);
         changes.push(phase("accept"));
         return Ok(changes);
     }
@@ -327,23 +305,30 @@ fn tested(s: &State, c: &CommandResult) -> Result<Vec<Change>, String> {
     Ok(changes)
 }
 
+/// Marks every open finding that came from `source` resolved.
+fn resolve_open(s: &State, source: Source) -> Result<Vec<Change>, String> {
+    s.open_findings()
+        .into_iter()
+        .filter(|(_, f)| f.source == source)
+        .map(|(id, f)| {
+            put(
+                "finding",
+                &id,
+                &Finding {
+                    status: Status::Resolved,
+                    ..f
+                },
+            )
+        })
+        .collect()
+}
+
 fn accept_decided(s: &State, d: &GateDecision) -> Result<Vec<Change>, String> {
     if d.approved {
         let mut changes = Vec::new();
         // A human approving withdraws any objection a human raised earlier.
         if d.decider == Decider::Human {
-            for (id, f) in s.open_findings() {
-                if f.source == Source::Human {
-                    changes.push(put(
-                        "finding",
-                        &id,
-                        &Finding {
-                            status: Status::Resolved,
-                            ..f
-                        },
-                    )?);
-                }
-            }
+            changes.extend(resolve_open(s, Source::Human)?);
         }
         changes.push(phase("done"));
         return Ok(changes);
