@@ -176,6 +176,11 @@ impl State {
     /// The snapshot minus the ledger, for the rules: none reads it, and the ledger grows with
     /// the run, so reading it at every commit would make each tick cost more than the last.
     pub fn read_without_ledger(settings: Settings) -> State {
+        Self::read_around(loom_sdk::view::gates(), settings)
+    }
+
+    /// As [`State::read_without_ledger`], with the gates already read.
+    pub fn read_around(gates: Vec<Gate>, settings: Settings) -> State {
         use loom_sdk::view;
         let mut facts = BTreeMap::new();
         for kind in FACT_KINDS {
@@ -187,7 +192,7 @@ impl State {
             task: view::task(),
             phase: view::phase(),
             facts,
-            gates: view::gates(),
+            gates,
             ledger: Vec::new(),
             settings,
         }

@@ -390,11 +390,16 @@ impl Engine {
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         let key = format!("r{}/{step}#{}", token.run, done + 1);
-        let prepared =
-            match effects::prepare(&es.effect, bundle.manifest(), &self.store, &self.config) {
-                Ok(p) => p,
-                Err(e) => return self.fault(&token, Some(&step), &e.to_string()),
-            };
+        let prepared = match effects::prepare(
+            &es.effect,
+            bundle.manifest(),
+            &self.store,
+            token.run,
+            &self.config,
+        ) {
+            Ok(p) => p,
+            Err(e) => return self.fault(&token, Some(&step), &e.to_string()),
+        };
         let Some((attempt, performed)) =
             self.run_effect(token, &key, &step, &prepared, Some(bundle))?
         else {
@@ -402,7 +407,7 @@ impl Engine {
         };
         let supersede = self
             .store
-            .attempts(&key)?
+            .attempts(token.run, &key)?
             .into_iter()
             .filter(|r| r.status == LedgerStatus::Intent && r.attempt < attempt)
             .map(|r| r.attempt)
@@ -433,7 +438,7 @@ impl Engine {
         prepared: &Prepared,
         bundle: Option<&Bundle>,
     ) -> Result<Option<(u32, Performed)>> {
-        if let Some(last) = self.store.attempts(key)?.pop() {
+        if let Some(last) = self.store.attempts(token.run, key)?.pop() {
             if last.status == LedgerStatus::Intent && !last.retry_safe {
                 let name = format!("{UNCERTAIN_PREFIX}{key}#{}", last.attempt);
                 let gate = self

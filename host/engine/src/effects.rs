@@ -55,6 +55,7 @@ pub(crate) fn prepare(
     effect: &Effect,
     manifest: &Manifest,
     store: &Store,
+    run: u64,
     config: &Config,
 ) -> Result<Prepared> {
     match effect {
@@ -86,7 +87,7 @@ pub(crate) fn prepare(
             })
         }
         Effect::ApplyDiff(call) => {
-            let text = reply_text(store, &call.source_key)?;
+            let text = reply_text(store, run, &call.source_key)?;
             let diff = workspace::extract_diff(&text).ok_or_else(|| {
                 EngineError::Effect(format!(
                     "the reply recorded under {} holds no unified diff to apply",
@@ -122,19 +123,15 @@ pub(crate) fn prepare(
 }
 
 /// The text an agent replied under ledger key `key` (its completed attempt).
-fn reply_text(store: &Store, key: &str) -> Result<String> {
+fn reply_text(store: &Store, run: u64, key: &str) -> Result<String> {
     let row = store
-        .attempts(key)?
+        .attempts(run, key)?
         .into_iter()
         .rev()
         .find(|r| r.status == LedgerStatus::Done)
         .ok_or_else(|| EngineError::Effect(format!("no completed effect under key {key}")))?;
-    let blob = row
-        .result_hash
-        .as_deref()
-        .map(|h| store.blob(h))
-        .transpose()?
-        .flatten()
+    let blob = store
+        .result(run, key, row.attempt)?
         .ok_or_else(|| EngineError::Effect(format!("effect {key} has no stored result")))?;
     match serde_json::from_slice::<Outcome>(&blob) {
         Ok(Outcome::Agent(reply)) => Ok(reply.text),

@@ -94,7 +94,7 @@ fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
     let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
     let r = e.resume().unwrap();
     assert_eq!(r.run.status, RunStatus::Waiting);
-    let attempts = e.store().attempts("r1/work#1").unwrap();
+    let attempts = e.store().attempts(1, "r1/work#1").unwrap();
     let s: Vec<LedgerStatus> = attempts.iter().map(|a| a.status).collect();
     assert_eq!(s, [LedgerStatus::Failed, LedgerStatus::Done]);
 }
@@ -171,7 +171,7 @@ fn an_uncertain_effect_that_is_not_retry_safe_waits_for_a_human_who_may_redo_it(
     );
     let s: Vec<LedgerStatus> = e
         .store()
-        .attempts("r1/work#1")
+        .attempts(1, "r1/work#1")
         .unwrap()
         .iter()
         .map(|a| a.status)

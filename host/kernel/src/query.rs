@@ -5,6 +5,13 @@ use crate::error::{KernelError, Result};
 use crate::model::*;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+/// Runs a parameterless statement (BEGIN, COMMIT, a PRAGMA) from the statement cache:
+/// `execute_batch` would parse it again on every tick.
+pub(crate) fn exec(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.raw_execute()?;
+    Ok(())
+}
+
 fn bad(what: &str, value: &str) -> KernelError {
     KernelError::Corrupt(format!("unknown {what} \"{value}\""))
 }
@@ -53,7 +60,9 @@ pub(crate) fn open_task(conn: &Connection) -> Result<Option<Task>> {
 }
 
 const RUN_COLS: &str = "id, task_id, bundle_name, bundle_version, bundle_hash, status, phase, \
-                        settings, stop_reason, created_ms, last_seq, options";
+                        settings, stop_reason, created_ms, options, \
+                        (SELECT coalesce(max(seq), 0) FROM ticks \
+                         WHERE id BETWEEN runs.id * 4294967296 AND runs.id * 4294967296 + 4294967295)";
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<(Run, String)> {
     let status: String = r.get(5)?;
@@ -69,8 +78,8 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<(Run, String)> {
             settings: r.get(7)?,
             stop_reason: r.get(8)?,
             created_ms: u(r.get(9)?),
-            last_seq: u(r.get(10)?),
-            options: r.get(11)?,
+            options: r.get(10)?,
+            last_seq: u(r.get(11)?),
         },
         status,
     ))
@@ -242,15 +251,39 @@ pub(crate) fn ledger(conn: &Connection, run: u64) -> Result<Vec<LedgerRow>> {
     rows.into_iter().map(finish_ledger).collect()
 }
 
+/// The result recorded for attempt `attempt` at effect `key` of `run`.
+pub(crate) fn result(
+    conn: &Connection,
+    run: u64,
+    key: &str,
+    attempt: u32,
+) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT result FROM ledger WHERE run_id = ?1 AND key = ?2 AND attempt = ?3",
+        )?
+        .query_row(params![run as i64, key, attempt], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
 /// Every attempt at one effect, oldest first.
-pub(crate) fn attempts(conn: &Connection, key: &str) -> Result<Vec<LedgerRow>> {
+pub(crate) fn attempts(conn: &Connection, run: u64, key: &str) -> Result<Vec<LedgerRow>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {LEDGER_COLS} FROM ledger WHERE key = ?1 ORDER BY attempt"
+        "SELECT {LEDGER_COLS} FROM ledger WHERE run_id = ?1 AND key = ?2 ORDER BY attempt"
     ))?;
     let rows = st
-        .query_map([key], ledger_row)?
+        .query_map(params![run as i64, key], ledger_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_ledger).collect()
+}
+
+/// The ticks of run `?1`: a range of the table's key (see the schema).
+const RUN_TICKS: &str = "id BETWEEN ?1 * 4294967296 AND ?1 * 4294967296 + 4294967295";
+
+/// The key of tick `seq` of run `run` in the ticks table.
+pub(crate) fn tick_id(run: u64, seq: u64) -> i64 {
+    ((run << 32) | seq) as i64
 }
 
 const TICK_COLS: &str =
@@ -276,7 +309,7 @@ fn tick_row(r: &Row<'_>) -> rusqlite::Result<(TickRow, String)> {
 
 pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {TICK_COLS} FROM ticks WHERE run_id = ?1 ORDER BY seq"
+        "SELECT {TICK_COLS} FROM ticks WHERE {RUN_TICKS} ORDER BY id"
     ))?;
     let rows = st
         .query_map([run as i64], tick_row)?
@@ -291,7 +324,9 @@ pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
 
 pub(crate) fn last_hash(conn: &Connection, run: u64) -> Result<Option<(u64, String)>> {
     Ok(conn
-        .prepare_cached("SELECT seq, hash FROM ticks WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1")?
+        .prepare_cached(&format!(
+            "SELECT seq, hash FROM ticks WHERE {RUN_TICKS} ORDER BY id DESC LIMIT 1"
+        ))?
         .query_row([run as i64], |r| Ok((u(r.get(0)?), r.get(1)?)))
         .optional()?)
 }

@@ -30,13 +30,16 @@ CREATE TABLE runs (
     -- the engine's options for this run (e.g. provider override), opaque to the kernel
     options         TEXT NOT NULL DEFAULT '{}',
     stop_reason     TEXT,
-    created_ms      INTEGER NOT NULL,
-    last_seq        INTEGER NOT NULL
+    created_ms      INTEGER NOT NULL
 );
 
+-- A tick's key is run_id * 2^32 + seq, the table's own b-tree key: a run's ticks sit together
+-- in order, and a new tick appends to the last page (a composite primary key would store
+-- these kilobyte rows in an index b-tree and split pages far more often).
 CREATE TABLE ticks (
+    id          INTEGER PRIMARY KEY CHECK (id = run_id * 4294967296 + seq),
     run_id      INTEGER NOT NULL REFERENCES runs(id),
-    seq         INTEGER NOT NULL,
+    seq         INTEGER NOT NULL CHECK (seq BETWEEN 1 AND 4294967295),
     unix_ms     INTEGER NOT NULL,
     kind        TEXT NOT NULL,
     step        TEXT,
@@ -44,11 +47,14 @@ CREATE TABLE ticks (
     summary     TEXT NOT NULL,
     changes     TEXT NOT NULL,
     prev_hash   TEXT NOT NULL,
-    hash        TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
+    hash        TEXT NOT NULL
+);
 
+-- Rows are appended in the order intents are recorded; an effect's result is kept in its own
+-- row (results are rarely shared, so content addressing them would cost a second b-tree write
+-- for nothing). Lookups by effect key go through the unique index.
 CREATE TABLE ledger (
+    id           INTEGER PRIMARY KEY,
     key          TEXT NOT NULL,
     attempt      INTEGER NOT NULL,
     run_id       INTEGER NOT NULL REFERENCES runs(id),
@@ -60,13 +66,13 @@ CREATE TABLE ledger (
         CHECK (status IN ('intent','done','failed','refused','superseded')),
     request_hash TEXT,
     result_hash  TEXT,
+    result       BLOB,
     summary      TEXT NOT NULL DEFAULT '',
     meta         TEXT NOT NULL DEFAULT '{}',
     intent_ms    INTEGER NOT NULL,
-    result_ms    INTEGER,
-    PRIMARY KEY (key, attempt)
-) WITHOUT ROWID;
-CREATE INDEX ledger_by_run ON ledger(run_id, seq);
+    result_ms    INTEGER
+);
+CREATE UNIQUE INDEX ledger_key ON ledger(run_id, key, attempt);
 
 CREATE TABLE facts (
     run_id  INTEGER NOT NULL REFERENCES runs(id),

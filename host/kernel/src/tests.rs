@@ -109,14 +109,15 @@ fn writes_commit_together_and_every_timestamp_comes_from_the_token() {
         )
         .unwrap();
     assert_eq!(row.unix_ms, t.unix_ms);
-    let l = &store.attempts("k1").unwrap()[0];
+    let l = &store.attempts(run, "k1").unwrap()[0];
     assert_eq!(l.status, LedgerStatus::Done);
     assert_eq!((l.intent_ms, l.result_ms), (t.unix_ms, Some(t.unix_ms)));
-    let blob = store
-        .blob(l.result_hash.as_deref().unwrap())
-        .unwrap()
-        .unwrap();
-    assert_eq!(blob, b"answer");
+    let result = store.result(run, "k1", l.attempt).unwrap().unwrap();
+    assert_eq!(result, b"answer");
+    assert_eq!(
+        l.result_hash.as_deref(),
+        Some(hash::sha256_hex(b"answer").as_str())
+    );
     assert_eq!(store.run(run).unwrap().phase, "two");
     assert_eq!(store.run(run).unwrap().last_seq, 2);
     verify_chain(&store.ticks(run).unwrap()).unwrap();
@@ -166,7 +167,7 @@ fn a_violation_rolls_the_tick_back_and_is_recorded_in_its_own_tick() {
         (1, vec!["fact:bad/x".to_string()])
     );
     assert_eq!(
-        store.attempts("k").unwrap()[0].status,
+        store.attempts(run, "k").unwrap()[0].status,
         LedgerStatus::Refused
     );
     let ticks = store.ticks(run).unwrap();

@@ -68,19 +68,26 @@ pub struct Tick<'s> {
     token: TickToken,
     writes: Vec<Write>,
     result: Option<PendingResult>,
+    /// The hash of the run's previous tick, read when the transaction opened.
+    prev_hash: String,
     open: bool,
 }
 
 impl<'s> Tick<'s> {
     pub(crate) fn begin(store: &'s Store, token: TickToken) -> Result<Tick<'s>> {
-        store.conn.execute_batch("BEGIN IMMEDIATE")?;
+        query::exec(&store.conn, "BEGIN IMMEDIATE")?;
         Ok(Tick {
             store,
             token,
             writes: Vec::new(),
             result: None,
+            prev_hash: GENESIS.to_owned(),
             open: true,
         })
+    }
+
+    pub(crate) fn chain_to(&mut self, prev_hash: String) {
+        self.prev_hash = prev_hash;
     }
 
     pub fn token(&self) -> TickToken {
@@ -195,15 +202,13 @@ impl<'s> Tick<'s> {
         summary: &str,
         meta: &str,
     ) -> Result<Option<String>> {
-        let hash = data
-            .map(|d| query::put_blob(&self.store.conn, d))
-            .transpose()?;
+        let hash = data.map(sha256_hex);
         let n = self
             .store
             .conn
             .prepare_cached(
-                "UPDATE ledger SET status = ?3, result_hash = ?4, summary = ?5, meta = ?6, \
-                 result_ms = ?7 WHERE key = ?1 AND attempt = ?2",
+                "UPDATE ledger SET status = ?3, result_hash = ?4, result = ?9, summary = ?5, \
+                 meta = ?6, result_ms = ?7 WHERE run_id = ?8 AND key = ?1 AND attempt = ?2",
             )?
             .execute(params![
                 key,
@@ -212,7 +217,9 @@ impl<'s> Tick<'s> {
                 hash,
                 summary,
                 meta,
-                self.token.unix_ms as i64
+                self.token.unix_ms as i64,
+                self.run_id(),
+                data
             ])?;
         if n != 1 {
             return Err(KernelError::Corrupt(format!(
@@ -234,10 +241,10 @@ impl<'s> Tick<'s> {
         self.store
             .conn
             .prepare_cached(
-                "UPDATE ledger SET status = 'superseded' WHERE key = ?1 AND attempt = ?2 \
-                 AND status = 'intent'",
+                "UPDATE ledger SET status = 'superseded' WHERE run_id = ?3 AND key = ?1 \
+                 AND attempt = ?2 AND status = 'intent'",
             )?
-            .execute(params![key, attempt])?;
+            .execute(params![key, attempt, self.run_id()])?;
         Ok(())
     }
 
@@ -385,7 +392,7 @@ impl<'s> Tick<'s> {
     }
 
     fn record_violation(mut self, meta: &TickMeta, violations: &[Violation]) -> Result<()> {
-        self.store.conn.execute_batch("BEGIN IMMEDIATE")?;
+        query::exec(&self.store.conn, "BEGIN IMMEDIATE")?;
         self.open = true;
         self.writes.clear();
         if let Some(r) = self.result.take() {
@@ -441,16 +448,7 @@ impl<'s> Tick<'s> {
     fn finish(mut self, meta: TickMeta) -> Result<TickRow> {
         let changes = serde_json::to_string(&self.writes)
             .map_err(|e| KernelError::Corrupt(format!("change list: {e}")))?;
-        let prev_hash = match query::last_hash(&self.store.conn, self.token.run)? {
-            Some((seq, hash)) if seq + 1 == self.token.seq => hash,
-            None if self.token.seq == 1 => GENESIS.to_owned(),
-            _ => {
-                return Err(KernelError::Conflict {
-                    run: self.token.run,
-                    seq: self.token.seq,
-                })
-            }
-        };
+        let prev_hash = std::mem::take(&mut self.prev_hash);
         let row = TickRow {
             run_id: self.token.run,
             seq: self.token.seq,
@@ -472,7 +470,7 @@ impl<'s> Tick<'s> {
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO ticks (run_id, seq, unix_ms, kind, step, decider, summary, \
-                 changes, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                 changes, prev_hash, hash, id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
             )?
             .execute(params![
                 row.run_id as i64,
@@ -484,7 +482,8 @@ impl<'s> Tick<'s> {
                 row.summary,
                 row.changes,
                 row.prev_hash,
-                row.hash
+                row.hash,
+                query::tick_id(row.run_id, row.seq)
             ])?;
         if inserted != 1 {
             return Err(KernelError::Conflict {
@@ -492,11 +491,7 @@ impl<'s> Tick<'s> {
                 seq: row.seq,
             });
         }
-        self.store
-            .conn
-            .prepare_cached("UPDATE runs SET last_seq = ?2 WHERE id = ?1")?
-            .execute(params![row.run_id as i64, row.seq as i64])?;
-        self.store.conn.execute_batch("COMMIT")?;
+        query::exec(&self.store.conn, "COMMIT")?;
         self.open = false;
         Ok(row)
     }
@@ -505,7 +500,7 @@ impl<'s> Tick<'s> {
         if self.open {
             // A failed rollback leaves SQLite to roll back when the connection closes; there
             // is nothing better to do with the error here.
-            let _ = self.store.conn.execute_batch("ROLLBACK");
+            let _ = query::exec(&self.store.conn, "ROLLBACK");
             self.open = false;
         }
     }

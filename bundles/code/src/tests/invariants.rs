@@ -160,3 +160,19 @@ fn review_covers_latest_diff_holds_when_hashes_match() {
     assert_eq!(run.fact("review", "latest"), Some(json!({"diff": "h1"})));
     assert_eq!(check(&run.s), vec![]);
 }
+
+#[test]
+fn no_rule_fires_before_accept_is_approved() {
+    // A state that breaks every rule's premise except the approval itself.
+    let mut run = at_accept(&["tests/test_x.py"]);
+    let finding = json!({"severity":"blocking","status":"open","text":"x","source":"review"});
+    put(&mut run, "finding", "F1", finding);
+    run.s
+        .facts
+        .remove(&("review".to_owned(), "latest".to_owned()));
+    assert!(!crate::rules::may_fire(&run.s.gates));
+    assert!(check(&run.s).is_empty());
+    approve(&mut run, Decider::Agent);
+    assert!(crate::rules::may_fire(&run.s.gates));
+    assert_eq!(check(&run.s).len(), 3);
+}
