@@ -27,6 +27,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "loom_bundle_testkit",
         "LOOM_GUEST_TESTKIT",
     ),
+    (
+        "loom-rules-human-gates",
+        "loom_rules_human_gates",
+        "LOOM_GUEST_HUMAN_GATES",
+    ),
 ];
 
 fn main() {
@@ -73,7 +78,7 @@ fn main() {
         fail(&format!(
             "the nested guest build failed ({status}); its output is above. Run it directly \
              with `cargo build --release --target {TARGET} -p loom-bundle-code -p \
-             loom-bundle-testkit` to see the errors alone."
+             loom-bundle-testkit -p loom-rules-human-gates` to see the errors alone."
         ));
     }
 

@@ -119,3 +119,24 @@ pub fn status_json(dir: &Path) -> serde_json::Value {
     let t = expect_code(&o, 0);
     serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap_or_else(|e| panic!("{e}: {t}"))
 }
+
+/// Replays every recorded run of the project at `dir` and asserts each reproduces its chain
+/// tick for tick (determinism: every scenario of the suite ends with this).
+#[track_caller]
+pub fn assert_replays_identically(dir: &Path) {
+    let o = loom(dir, &["replay", "--all", "--json"]);
+    let t = text(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("replay printed no JSON ({e}):\n{t}"));
+    let runs = v.as_array().expect("a list of runs");
+    assert!(!runs.is_empty(), "nothing was replayed:\n{t}");
+    for r in runs {
+        assert_eq!(
+            r["identical"], true,
+            "run {} did not replay identically:\n{t}",
+            r["run"]
+        );
+        assert_eq!(r["replayed_ticks"], r["recorded_ticks"], "{t}");
+    }
+    assert_eq!(o.status.code(), Some(0), "{t}");
+}

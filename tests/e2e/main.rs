@@ -7,4 +7,5 @@ mod test_crash;
 mod test_demo;
 mod test_gates;
 mod test_hostile;
+mod test_replay;
 mod test_verify;

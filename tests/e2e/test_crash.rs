@@ -101,4 +101,6 @@ fn sigkill_during_a_step_then_resume_calls_each_reply_once_per_committed_step() 
     // The diff was applied exactly once.
     let stats = std::fs::read_to_string(dir.join("stats.py")).unwrap();
     assert_eq!(stats.matches("if len(ordered) % 2 == 0").count(), 1);
+    // The superseded attempt is replayed as recorded.
+    assert_replays_identically(&dir);
 }

@@ -83,6 +83,7 @@ fn the_demo_fixes_the_bug_stops_at_the_human_gate_and_approve_finishes_it() {
         text_log.contains("ledger r1/review#1 attempt 1 agent done"),
         "{text_log}"
     );
+    assert_replays_identically(&dir);
 }
 
 #[test]
@@ -92,6 +93,7 @@ fn demo_approve_finishes_in_one_command() {
     let o = loom(tmp.path(), &["demo", dir.to_str().unwrap(), "--approve"]);
     let out = expect_code(&o, 0);
     assert!(out.contains("done: task #1"), "{out}");
+    assert_replays_identically(&dir);
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn a_rule_refuses_an_agent_accepting_with_a_blocking_finding_open() {
     // The refused approval left the gate pending: nothing of it committed.
     assert_eq!(s["pending_gates"][0]["name"], "accept");
     assert_eq!(s["pending_gates"][0]["status"], "pending");
+    // The violation tick replays too.
+    assert_replays_identically(&dir);
 }
 
 #[test]
@@ -92,4 +94,5 @@ fn touching_tests_forces_a_human_at_the_final_gate_even_when_autonomous() {
         "the project is free again: {}",
         text(&o)
     );
+    assert_replays_identically(&dir);
 }

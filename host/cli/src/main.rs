@@ -7,6 +7,7 @@ mod render;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use loom_engine::replay::{replay, ReplayOptions, Runs};
 use loom_engine::{project, DriveReport, Engine, EngineError, ErrorKind};
 use loom_kernel::RunStatus;
 use std::path::{Path, PathBuf};
@@ -32,8 +33,11 @@ pub mod exit {
     pub const STOPPED: u8 = 11;
     /// The run ended as failed (the bundle gave up).
     pub const FAILED: u8 = 12;
-    /// `loom verify` found a broken hash chain.
+    /// `loom verify` found a broken hash chain, or `loom replay` a tick that does not
+    /// reproduce.
     pub const BROKEN: u8 = 13;
+    /// `loom replay`: a rule fired somewhere in the replayed runs.
+    pub const FIRED: u8 = 14;
 }
 
 #[derive(Parser)]
@@ -111,6 +115,28 @@ enum Command {
     Verify {
         /// Which run (default: every run)
         run: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-derive recorded runs (no provider, command or patch runs) and evaluate rules at every
+    /// tick's commit point: "would this rule have caught it?"
+    Replay {
+        /// Which run (default: the newest)
+        run: Option<u64>,
+        /// Every run of the project (with --since: from that run id on)
+        #[arg(long, conflicts_with = "run")]
+        all: bool,
+        #[arg(long, requires = "all")]
+        since: Option<u64>,
+        /// A component of the `invariants` world to evaluate at every tick
+        #[arg(long)]
+        invariants: Option<PathBuf>,
+        /// Evaluate only --invariants, not the rules of each run's own bundle
+        #[arg(long, requires = "invariants")]
+        only: bool,
+        /// Read this database file instead of the project's (e.g. a copy from another machine)
+        #[arg(long)]
+        db: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -303,6 +329,34 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 }
             }
             Ok(code)
+        }
+        Command::Replay {
+            run,
+            all,
+            since,
+            invariants,
+            only,
+            db,
+            json,
+        } => {
+            let db = match db {
+                Some(d) => d,
+                None => project::db_path(&root(&cli.project)?),
+            };
+            let runs = match (run, all) {
+                (Some(r), _) => Runs::One(r),
+                (None, true) => Runs::All { since },
+                (None, false) => Runs::Latest,
+            };
+            let invariants = match invariants {
+                Some(p) => Some(
+                    std::fs::read(&p)
+                        .with_context(|| format!("cannot read invariants {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let reports = replay(&db, runs, &ReplayOptions { invariants, only })?;
+            render::replay(&reports, json)
         }
         Command::Demo { dir, approve } => demo::run(dir, approve),
         Command::Bundle {

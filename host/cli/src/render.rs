@@ -202,3 +202,92 @@ pub fn log(entries: &[LogEntry]) {
         }
     }
 }
+
+/// Prints replay reports (a table when there are several runs) and returns the exit code.
+pub fn replay(reports: &[loom_engine::replay::RunReplay], json: bool) -> anyhow::Result<u8> {
+    let diverged = reports.iter().any(|r| !r.identical);
+    let fired = reports.iter().any(|r| !r.firings.is_empty());
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    } else if reports.is_empty() {
+        println!("no recorded runs to replay");
+    } else if reports.len() > 1 {
+        println!(
+            "{:>5} {:>5}  {:<28} {:>9}  first firing",
+            "run", "task", "title", "replay"
+        );
+        for r in reports {
+            let first = r.firings.iter().min_by_key(|f| f.seq);
+            println!(
+                "{:>5} {:>5}  {:<28} {:>9}  {}",
+                format!("#{}", r.run),
+                format!("#{}", r.task),
+                truncate(&r.title, 28),
+                if r.identical { "identical" } else { "DIFFERS" },
+                first.map_or("-".into(), |f| format!(
+                    "tick {} [{}] {}",
+                    f.seq, f.source, f.rule
+                ))
+            );
+        }
+    } else {
+        for r in reports {
+            replay_one(r);
+        }
+    }
+    Ok(if diverged {
+        crate::exit::BROKEN
+    } else if fired {
+        crate::exit::FIRED
+    } else {
+        crate::exit::OK
+    })
+}
+
+fn replay_one(r: &loom_engine::replay::RunReplay) {
+    let title = format!("run #{} (task #{} \"{}\")", r.run, r.task, r.title);
+    match &r.divergence {
+        None if r.identical => println!(
+            "{title}: identical, {} ticks replayed in {} ms, no provider called",
+            r.replayed_ticks, r.millis
+        ),
+        None => println!(
+            "{title}: replayed {} of {} ticks",
+            r.replayed_ticks, r.recorded_ticks
+        ),
+        Some(d) => {
+            println!(
+                "{title}: DIFFERS at tick {} (step {}), in {}",
+                d.seq,
+                d.step.as_deref().unwrap_or("-"),
+                d.what
+            );
+            println!("  recorded  {}", d.recorded);
+            println!("  replayed  {}", d.replayed);
+        }
+    }
+    for f in &r.firings {
+        println!(
+            "  [{}] rule {} would fire first at tick {} (step {}): {}",
+            f.source,
+            f.rule,
+            f.seq,
+            f.step.as_deref().unwrap_or("-"),
+            f.message
+        );
+        if !f.rows.is_empty() {
+            println!("      rows: {}", f.rows.join(", "));
+        }
+    }
+    for fault in &r.faults {
+        println!("  rules could not run: {fault}");
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}

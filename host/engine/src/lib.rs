@@ -12,6 +12,7 @@ mod error;
 pub mod events;
 mod policy;
 pub mod project;
+pub mod replay;
 mod template;
 pub mod workspace;
 

@@ -11,12 +11,16 @@ pub const CODE_BUNDLE: &[u8] = include_bytes!(env!("LOOM_GUEST_CODE"));
 /// task title contains `hostile:loop`, `hostile:memory`, `hostile:trap` or `hostile:wasi`.
 pub const TESTKIT: &[u8] = include_bytes!(env!("LOOM_GUEST_TESTKIT"));
 
+/// The example rule set (`bundles/human-gates`), a `loom:bundle` component of world
+/// `invariants`: every gate is decided by a human.
+pub const HUMAN_GATES: &[u8] = include_bytes!(env!("LOOM_GUEST_HUMAN_GATES"));
+
 #[cfg(test)]
 mod tests {
-    /// Both guests are components (layer 1), not core modules.
+    /// The guests are components (layer 1), not core modules.
     #[test]
     fn guests_are_components() {
-        for guest in [super::CODE_BUNDLE, super::TESTKIT] {
+        for guest in [super::CODE_BUNDLE, super::TESTKIT, super::HUMAN_GATES] {
             assert_eq!(&guest[..4], b"\0asm");
             assert_eq!(&guest[6..8], &[1, 0], "component layer");
         }

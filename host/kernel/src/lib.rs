@@ -13,6 +13,7 @@ mod error;
 pub mod hash;
 mod model;
 mod query;
+mod replay;
 pub mod schema;
 mod store;
 mod tick;
@@ -22,6 +23,7 @@ mod view;
 
 pub use error::{KernelError, Result};
 pub use model::*;
+pub use replay::{first_difference, Replay, Replayed};
 pub use store::{Durability, Intent, NewRun, Store};
 pub use tick::{tick_hash, Rules, Tick, TickMeta, GENESIS};
 pub use verify::{verify_chain, ChainBreak};

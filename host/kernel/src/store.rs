@@ -167,6 +167,16 @@ impl Store {
     /// makes both exist. Refused while another task is open. `token` is for replay, which
     /// re-creates a recorded run under its recorded ids and time.
     pub fn begin_run(&self, new: &NewRun, token: Option<TickToken>) -> Result<Tick<'_>> {
+        self.begin_run_as(new, token, None)
+    }
+
+    /// `begin_run` under a recorded task id (replay).
+    pub(crate) fn begin_run_as(
+        &self,
+        new: &NewRun,
+        token: Option<TickToken>,
+        task: Option<u64>,
+    ) -> Result<Tick<'_>> {
         let run_id = match token {
             Some(t) => t.run,
             None => {
@@ -184,11 +194,14 @@ impl Store {
                 title: open.title,
             });
         }
-        let task_id: i64 =
-            self.conn
+        let task_id: i64 = match task {
+            Some(t) => t as i64,
+            None => self
+                .conn
                 .query_row("SELECT coalesce(max(id), 0) + 1 FROM tasks", [], |r| {
                     r.get(0)
-                })?;
+                })?,
+        };
         self.conn
             .prepare_cached(
                 "INSERT INTO tasks (id, title, status, created_ms) VALUES (?1, ?2, 'open', ?3)",

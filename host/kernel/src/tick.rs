@@ -193,7 +193,7 @@ impl<'s> Tick<'s> {
         Ok(hash)
     }
 
-    fn write_result(
+    pub(crate) fn write_result(
         &mut self,
         key: &str,
         attempt: u32,
@@ -406,28 +406,7 @@ impl<'s> Tick<'s> {
             )?;
         }
         for v in violations {
-            let rows = serde_json::to_string(&v.rows)
-                .map_err(|e| KernelError::Corrupt(format!("violation rows: {e}")))?;
-            self.store
-                .conn
-                .prepare_cached(
-                    "INSERT INTO violations (run_id, seq, unix_ms, step, rule, message, rows) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    self.run_id(),
-                    self.token.seq as i64,
-                    self.token.unix_ms as i64,
-                    meta.step,
-                    v.rule,
-                    v.message,
-                    rows
-                ])?;
-            self.log(Write::Violation {
-                rule: v.rule.clone(),
-                message: v.message.clone(),
-                rows: v.rows.clone(),
-            });
+            self.write_violation(meta.step.as_deref(), v)?;
         }
         let first = &violations[0];
         let reason = format!(
@@ -443,6 +422,33 @@ impl<'s> Tick<'s> {
             on_violation: meta.on_violation,
         };
         self.finish(vmeta).map(|_| ())
+    }
+
+    /// Records that rule `v` refused this tick's step.
+    pub(crate) fn write_violation(&mut self, step: Option<&str>, v: &Violation) -> Result<()> {
+        let rows = serde_json::to_string(&v.rows)
+            .map_err(|e| KernelError::Corrupt(format!("violation rows: {e}")))?;
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO violations (run_id, seq, unix_ms, step, rule, message, rows) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                self.run_id(),
+                self.token.seq as i64,
+                self.token.unix_ms as i64,
+                step,
+                v.rule,
+                v.message,
+                rows
+            ])?;
+        self.log(Write::Violation {
+            rule: v.rule.clone(),
+            message: v.message.clone(),
+            rows: v.rows.clone(),
+        });
+        Ok(())
     }
 
     fn finish(mut self, meta: TickMeta) -> Result<TickRow> {

@@ -1,0 +1,334 @@
+//! Re-deriving a recorded run, tick by tick, in a scratch database.
+//!
+//! Each recorded tick is opened under its recorded token, its recorded change list is applied
+//! again through the same tick methods that wrote it (with the recorded ledger results, gate
+//! texts and decisions as inputs), rules can be evaluated at its commit point, and the tick is
+//! committed with its recorded description. The recomputed hash must equal the recorded one.
+//! Nothing is written to the source database, which may be open read-only.
+
+use crate::error::{KernelError, Result};
+use crate::model::*;
+use crate::store::{NewRun, Store};
+use crate::tick::{Rules, Tick, TickMeta};
+use rusqlite::params;
+
+/// One recorded tick, replayed.
+pub struct Replayed {
+    pub recorded: TickRow,
+    pub replayed: TickRow,
+    /// For each rule set passed to [`Replay::step`], its verdict at this tick's commit point.
+    pub verdicts: Vec<std::result::Result<Vec<Violation>, String>>,
+}
+
+/// A recorded run being replayed.
+pub struct Replay<'s> {
+    source: &'s Store,
+    scratch: Store,
+    run: Run,
+    ticks: Vec<TickRow>,
+    ledger: Vec<LedgerRow>,
+    gates: Vec<Gate>,
+    next: usize,
+}
+
+impl<'s> Replay<'s> {
+    pub fn new(source: &'s Store, run: u64) -> Result<Replay<'s>> {
+        Ok(Replay {
+            run: source.run(run)?,
+            ticks: source.ticks(run)?,
+            ledger: source.ledger(run)?,
+            gates: source.gates(run)?,
+            scratch: Store::open_in_memory()?,
+            source,
+            next: 0,
+        })
+    }
+
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+
+    /// How many ticks the recording has.
+    pub fn len(&self) -> usize {
+        self.ticks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ticks.is_empty()
+    }
+
+    /// The replayed run's state so far (for reading what a rule saw).
+    pub fn scratch(&self) -> &Store {
+        &self.scratch
+    }
+
+    /// Replays the next recorded tick, evaluating each of `rules` at its commit point.
+    /// `None` when every tick has been replayed.
+    pub fn step(&mut self, rules: &[&dyn Rules]) -> Result<Option<Replayed>> {
+        let Some(recorded) = self.ticks.get(self.next).cloned() else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let at = |e: KernelError| {
+            KernelError::Corrupt(format!(
+                "tick {} of run #{} cannot be applied again: {e}",
+                recorded.seq, recorded.run_id
+            ))
+        };
+        let writes: Vec<Write> = serde_json::from_str(&recorded.changes)
+            .map_err(|e| at(KernelError::Corrupt(format!("change list: {e}"))))?;
+        let token = TickToken {
+            run: recorded.run_id,
+            seq: recorded.seq,
+            unix_ms: recorded.unix_ms,
+        };
+        self.copy_intents(recorded.seq).map_err(at)?;
+        let mut tick = match writes.first() {
+            Some(Write::RunStart {
+                task,
+                title,
+                bundle,
+                version,
+                bundle_hash,
+                phase,
+                settings,
+            }) => {
+                let new = NewRun {
+                    title: title.clone(),
+                    bundle_name: bundle.clone(),
+                    bundle_version: version.clone(),
+                    bundle_hash: bundle_hash.clone(),
+                    phase: phase.clone(),
+                    settings: settings.clone(),
+                    options: self.run.options.clone(),
+                };
+                self.scratch
+                    .begin_run_as(&new, Some(token), Some(*task))
+                    .map_err(at)?
+            }
+            _ => self.scratch.begin(token).map_err(at)?,
+        };
+        for w in &writes {
+            self.apply(&mut tick, &recorded, w).map_err(at)?;
+        }
+        let view = tick.view();
+        let verdicts = rules.iter().map(|r| r.check(&token, &view)).collect();
+        let meta = TickMeta {
+            kind: recorded.kind,
+            step: recorded.step.clone(),
+            decider: recorded.decider.clone(),
+            summary: recorded.summary.clone(),
+            on_violation: RunStatus::Stopped,
+        };
+        let replayed = tick.commit(meta, None).map_err(at)?;
+        Ok(Some(Replayed {
+            recorded,
+            replayed,
+            verdicts,
+        }))
+    }
+
+    /// Intents are committed before their tick, outside the chain: put the ones recorded for
+    /// tick `seq` in place, as they were when the tick began.
+    fn copy_intents(&self, seq: u64) -> Result<()> {
+        for l in self.ledger.iter().filter(|l| l.seq == seq) {
+            let status = match l.status {
+                LedgerStatus::Failed => LedgerStatus::Failed,
+                _ => LedgerStatus::Intent,
+            };
+            let request = match &l.request_hash {
+                Some(h) => self.source.blob(h)?,
+                None => None,
+            };
+            if let Some(r) = &request {
+                self.scratch.put_blob(r)?;
+            }
+            let result = match l.status {
+                LedgerStatus::Failed => self.source.result(l.run_id, &l.key, l.attempt)?,
+                _ => None,
+            };
+            self.scratch
+                .conn
+                .prepare_cached(
+                    "INSERT INTO ledger (key, attempt, run_id, seq, step, kind, retry_safe, \
+                     status, request_hash, result_hash, result, summary, meta, intent_ms, \
+                     result_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                )?
+                .execute(params![
+                    l.key,
+                    l.attempt,
+                    l.run_id as i64,
+                    l.seq as i64,
+                    l.step,
+                    l.kind,
+                    l.retry_safe,
+                    status.as_str(),
+                    l.request_hash,
+                    (status == LedgerStatus::Failed).then_some(&l.result_hash),
+                    result,
+                    if status == LedgerStatus::Failed {
+                        l.summary.as_str()
+                    } else {
+                        ""
+                    },
+                    if status == LedgerStatus::Failed {
+                        l.meta.as_str()
+                    } else {
+                        "{}"
+                    },
+                    l.intent_ms as i64,
+                    (status == LedgerStatus::Failed).then_some(l.result_ms.map(|m| m as i64))
+                ])?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, tick: &mut Tick<'_>, at: &TickRow, w: &Write) -> Result<()> {
+        match w {
+            // Written by `begin_run_as`.
+            Write::RunStart { .. } => Ok(()),
+            Write::Phase { to, .. } => tick.set_phase(to),
+            Write::PutFact { kind, key, value } => tick.put_fact(kind, key, value),
+            Write::DropFact { kind, key } => tick.drop_fact(kind, key),
+            Write::Note { text } => {
+                tick.note(text);
+                Ok(())
+            }
+            Write::Result {
+                key,
+                attempt,
+                status,
+                summary,
+                ..
+            } => {
+                let row = self
+                    .ledger
+                    .iter()
+                    .find(|l| &l.key == key && l.attempt == *attempt)
+                    .ok_or_else(|| {
+                        KernelError::Corrupt(format!("no ledger row {key} attempt {attempt}"))
+                    })?;
+                for older in self.ledger.iter().filter(|l| {
+                    &l.key == key && l.attempt < *attempt && l.status == LedgerStatus::Superseded
+                }) {
+                    tick.supersede(key, older.attempt)?;
+                }
+                let data = self.source.result(at.run_id, key, *attempt)?;
+                tick.write_result(key, *attempt, *status, data.as_deref(), summary, &row.meta)?;
+                Ok(())
+            }
+            Write::GateOpen {
+                id,
+                name,
+                decider,
+                risk,
+                ..
+            } => {
+                let gate = self.gate(*id)?;
+                let opened = tick.open_gate(name, *decider, *risk, &gate.summary)?;
+                if opened != *id {
+                    return Err(KernelError::Corrupt(format!(
+                        "gate {name} was recorded as #{id} but opens as #{opened}"
+                    )));
+                }
+                Ok(())
+            }
+            Write::GateDecide {
+                id,
+                approved,
+                decider,
+                by,
+                transport,
+                note,
+            } => tick
+                .decide_gate(*id, *approved, *decider, by, transport, note.as_deref())
+                .map(|_| ()),
+            Write::RunStatus { status, reason } => tick.set_status(*status, reason.as_deref()),
+            Write::Violation {
+                rule,
+                message,
+                rows,
+            } => tick.write_violation(
+                at.step.as_deref(),
+                &Violation {
+                    rule: rule.clone(),
+                    message: message.clone(),
+                    rows: rows.clone(),
+                },
+            ),
+        }
+    }
+
+    fn gate(&self, id: u64) -> Result<&Gate> {
+        self.gates
+            .iter()
+            .find(|g| g.id == id)
+            .ok_or_else(|| KernelError::Corrupt(format!("no gate #{id} in the gates table")))
+    }
+}
+
+/// Where a replayed tick departs from its recording, for a reader: the first differing entry
+/// of the change list, or else the first differing field of the tick row.
+pub fn first_difference(
+    recorded: &TickRow,
+    replayed: &TickRow,
+) -> Option<(String, String, String)> {
+    if recorded.hash == replayed.hash {
+        return None;
+    }
+    let rec: Vec<serde_json::Value> = serde_json::from_str(&recorded.changes).unwrap_or_default();
+    let rep: Vec<serde_json::Value> = serde_json::from_str(&replayed.changes).unwrap_or_default();
+    for i in 0..rec.len().max(rep.len()) {
+        let a = rec.get(i).map_or("(nothing)".to_owned(), |v| v.to_string());
+        let b = rep.get(i).map_or("(nothing)".to_owned(), |v| v.to_string());
+        if a != b {
+            return Some((format!("change {}", i + 1), a, b));
+        }
+    }
+    let fields: [(&str, String, String); 6] = [
+        (
+            "prev_hash",
+            recorded.prev_hash.clone(),
+            replayed.prev_hash.clone(),
+        ),
+        (
+            "kind",
+            recorded.kind.as_str().into(),
+            replayed.kind.as_str().into(),
+        ),
+        (
+            "step",
+            format!("{:?}", recorded.step),
+            format!("{:?}", replayed.step),
+        ),
+        (
+            "decider",
+            format!("{:?}", recorded.decider),
+            format!("{:?}", replayed.decider),
+        ),
+        (
+            "summary",
+            recorded.summary.clone(),
+            replayed.summary.clone(),
+        ),
+        (
+            "changes",
+            recorded.changes.clone(),
+            replayed.changes.clone(),
+        ),
+    ];
+    for (name, a, b) in fields {
+        if a != b {
+            return Some((name.to_owned(), a, b));
+        }
+    }
+    Some((
+        "hash".to_owned(),
+        recorded.hash.clone(),
+        replayed.hash.clone(),
+    ))
+}
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;
