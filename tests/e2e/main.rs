@@ -8,4 +8,5 @@ mod test_demo;
 mod test_gates;
 mod test_hostile;
 mod test_replay;
+mod test_torture;
 mod test_verify;

@@ -93,3 +93,33 @@ fn replay_reads_a_copied_database_and_writes_nothing() {
     );
     assert!(text(&o).contains("no database at"), "{}", text(&o));
 }
+
+#[test]
+fn a_run_replayed_with_a_changed_bundle_is_reported_where_its_logic_departs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path());
+    let other = tmp.path().join("other.wasm");
+    std::fs::write(&other, loom_guests::TESTKIT).unwrap();
+    let out = expect_code(
+        &loom(&dir, &["replay", "--bundle", other.to_str().unwrap()]),
+        13,
+    );
+    // The other bundle starts in another phase: tick 1 already departs, and only the field
+    // that differs is shown.
+    assert!(
+        out.contains("DIFFERS at tick 1") && out.contains("field phase"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"recorded  {"phase":"plan"}"#)
+            && out.contains(r#"replayed  {"phase":"work"}"#),
+        "{out}"
+    );
+    // The same bundle as recorded, passed explicitly, reproduces the run.
+    let same = tmp.path().join("code.wasm");
+    std::fs::write(&same, loom_guests::CODE_BUNDLE).unwrap();
+    expect_code(
+        &loom(&dir, &["replay", "--bundle", same.to_str().unwrap()]),
+        0,
+    );
+}

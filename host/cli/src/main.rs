@@ -131,9 +131,12 @@ enum Command {
         /// A component of the `invariants` world to evaluate at every tick
         #[arg(long)]
         invariants: Option<PathBuf>,
-        /// Evaluate only --invariants, not the rules of each run's own bundle
-        #[arg(long, requires = "invariants")]
+        /// Only evaluate --invariants on the recorded trajectory; do not re-run the bundle
+        #[arg(long, requires = "invariants", conflicts_with = "bundle")]
         only: bool,
+        /// Re-run the recording with this bundle instead of the one it was recorded with
+        #[arg(long)]
+        bundle: Option<PathBuf>,
         /// Read this database file instead of the project's (e.g. a copy from another machine)
         #[arg(long)]
         db: Option<PathBuf>,
@@ -336,26 +339,37 @@ fn dispatch(cli: Cli) -> Result<u8> {
             since,
             invariants,
             only,
+            bundle,
             db,
             json,
         } => {
-            let db = match db {
-                Some(d) => d,
-                None => project::db_path(&root(&cli.project)?),
+            let (db, root, config) = match db {
+                Some(d) => (d, None, None),
+                None => {
+                    let root = root(&cli.project)?;
+                    let config = loom_engine::Config::load(&root)?;
+                    (project::db_path(&root), Some(root), Some(config))
+                }
             };
             let runs = match (run, all) {
                 (Some(r), _) => Runs::One(r),
                 (None, true) => Runs::All { since },
                 (None, false) => Runs::Latest,
             };
-            let invariants = match invariants {
-                Some(p) => Some(
-                    std::fs::read(&p)
-                        .with_context(|| format!("cannot read invariants {}", p.display()))?,
-                ),
-                None => None,
+            let read = |p: Option<PathBuf>, what: &str| -> Result<Option<Vec<u8>>> {
+                p.map(|p| {
+                    std::fs::read(&p).with_context(|| format!("cannot read {what} {}", p.display()))
+                })
+                .transpose()
             };
-            let reports = replay(&db, runs, &ReplayOptions { invariants, only })?;
+            let opts = ReplayOptions {
+                invariants: read(invariants, "invariants")?,
+                only,
+                bundle: read(bundle, "bundle")?,
+                config,
+                root,
+            };
+            let reports = replay(&db, runs, &opts)?;
             render::replay(&reports, json)
         }
         Command::Demo { dir, approve } => demo::run(dir, approve),

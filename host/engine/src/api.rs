@@ -45,6 +45,14 @@ struct RunOptions {
     provider: Option<String>,
 }
 
+/// What the start tick of a run says.
+pub(crate) fn start_summary(new: &NewRun) -> String {
+    format!(
+        "task started: \"{}\" with bundle {} {}",
+        new.title, new.bundle_name, new.bundle_version
+    )
+}
+
 impl Engine {
     /// Opens the project at `root` (which must have been initialised).
     pub fn open(root: &Path, observer: Box<dyn Observer>, transport: &str) -> Result<Engine> {
@@ -63,6 +71,7 @@ impl Engine {
             observer: std::cell::RefCell::new(observer),
             transport: transport.to_owned(),
             pending_fault: std::cell::RefCell::new(None),
+            recording: None,
         })
     }
 
@@ -119,10 +128,7 @@ impl Engine {
         };
         let tick = self.store.begin_run(&new, None)?;
         let run = tick.token().run;
-        let summary = format!(
-            "task started: \"{}\" with bundle {} {}",
-            new.title, m.name, m.version
-        );
+        let summary = start_summary(&new);
         self.bundles.push(bundle.clone());
         // The start tick holds only what loom wrote, so there is nothing for rules to judge
         // yet; the bundle's first call is `next`, in the following tick.
@@ -169,7 +175,7 @@ impl Engine {
             }
             RunStatus::Stopped => {
                 let bundle = self.bundle_for(run.id)?;
-                let token = self.store.next_token(run.id)?;
+                let token = self.token(run.id)?;
                 let mut tick = self.store.begin(token)?;
                 tick.set_status(RunStatus::Running, None)?;
                 let why = run.stop_reason.as_deref().unwrap_or("");
@@ -239,7 +245,7 @@ impl Engine {
             ));
         }
         let bundle = self.bundle_for(run.id)?;
-        let token = self.store.next_token(run.id)?;
+        let token = self.token(run.id)?;
         self.decide_tick(
             &bundle,
             token,
@@ -274,7 +280,7 @@ impl Engine {
     /// Ends the open task without finishing it.
     pub fn abandon(&mut self, reason: Option<&str>) -> Result<DriveReport> {
         let run = self.open_run()?;
-        let token = self.store.next_token(run.id)?;
+        let token = self.token(run.id)?;
         let mut tick = self.store.begin(token)?;
         let reason = reason.unwrap_or("abandoned");
         tick.set_status(RunStatus::Abandoned, Some(reason))?;
@@ -371,6 +377,12 @@ impl Engine {
 
     /// The bundle `run` was started with, loaded from the database itself.
     pub(crate) fn bundle_for(&mut self, run: u64) -> Result<Rc<Bundle>> {
+        if self.recording.is_some() {
+            // A replay runs the one bundle it was given, whatever the run recorded.
+            if let Some(b) = self.bundles.first() {
+                return Ok(b.clone());
+            }
+        }
         let hash = self.store.run(run)?.bundle_hash;
         if let Some(b) = self.bundles.iter().find(|b| b.hash() == hash) {
             return Ok(b.clone());

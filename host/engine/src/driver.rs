@@ -1,14 +1,13 @@
 //! The tick loop: ask the bundle what comes next, perform it, commit it with the rules checked.
 
-use crate::effects::{self, Context, Performed, Prepared};
+use crate::effects::{self, Performed};
 use crate::error::Result;
 use crate::{policy, Engine};
 use loom_kernel::{
-    Decider, Gate, GateStatus, Intent, KernelError, LedgerStatus, RunStatus, Tick, TickKind,
-    TickMeta, TickRow, TickToken,
+    Decider, Gate, GateStatus, KernelError, LedgerStatus, RunStatus, Tick, TickKind, TickMeta,
+    TickRow, TickToken,
 };
 use loom_runtime::{Bundle, Change, EffectStep, GateDecision, GateStep, NextStep, Outcome};
-use serde_json::json;
 
 /// Gates loom itself opens (not the bundle) are named with this prefix.
 pub const UNCERTAIN_PREFIX: &str = "uncertain:";
@@ -23,7 +22,7 @@ impl Engine {
             if run.status != RunStatus::Running {
                 return Ok(());
             }
-            let token = self.store.next_token(run_id)?;
+            let token = self.token(run_id)?;
             if taken >= self.config.max_ticks {
                 let msg = format!(
                     "stopped after {taken} ticks (max_ticks in loom.toml); the bundle may be \
@@ -129,7 +128,16 @@ impl Engine {
             .find(|x| x.name == g.gate && x.status == GateStatus::Pending);
         match pending {
             None => {
-                let decider = policy::decider_for(&self.config, &decl, g.require_human);
+                // A replay takes the decider the recording shows: policy lives in a config
+                // file the recording does not hold.
+                let decider = match self
+                    .recording
+                    .as_ref()
+                    .and_then(|r| r.gate_decider(token.seq))
+                {
+                    Some(d) => d,
+                    None => policy::decider_for(&self.config, &decl, g.require_human),
+                };
                 let mut tick = self.store.begin(token)?;
                 tick.open_gate(&g.gate, decider, decl.risk, &g.summary)?;
                 if decider == Decider::Human {
@@ -266,7 +274,12 @@ impl Engine {
         if let Some((key, attempt, performed)) = result {
             self.record(&mut tick, key, attempt, performed, None)?;
         }
-        tick.decide_gate(gate.id, approved, decider, by, &self.transport, note)?;
+        let transport = match self.recording.as_ref() {
+            Some(r) => r.decision_transport(token.seq),
+            None => None,
+        }
+        .unwrap_or_else(|| self.transport.clone());
+        tick.decide_gate(gate.id, approved, decider, by, &transport, note)?;
         let mut failed = false;
         if gate.name.starts_with(UNCERTAIN_PREFIX) {
             if !approved {
@@ -398,7 +411,10 @@ impl Engine {
             &self.config,
         ) {
             Ok(p) => p,
-            Err(e) => return self.fault(&token, Some(&step), &e.to_string()),
+            Err(e) => match self.recorded_prepared(&key) {
+                Some(p) => p,
+                None => return self.fault(&token, Some(&step), &e.to_string()),
+            },
         };
         let Some((attempt, performed)) =
             self.run_effect(token, &key, &step, &prepared, Some(bundle))?
@@ -426,126 +442,5 @@ impl Engine {
             TickMeta::new(TickKind::Effect, format!("{step}: {}", performed.summary)).step(&step);
         self.commit(tick, meta, Some(bundle))?;
         Ok(())
-    }
-
-    /// Runs an effect under `key` with an intent row committed first. `None` when the run
-    /// stopped or now waits instead (uncertain effect held, or the effect failed).
-    fn run_effect(
-        &self,
-        token: TickToken,
-        key: &str,
-        step: &str,
-        prepared: &Prepared,
-        bundle: Option<&Bundle>,
-    ) -> Result<Option<(u32, Performed)>> {
-        if let Some(last) = self.store.attempts(token.run, key)?.pop() {
-            if last.status == LedgerStatus::Intent && !last.retry_safe {
-                let name = format!("{UNCERTAIN_PREFIX}{key}#{}", last.attempt);
-                let gate = self
-                    .store
-                    .view(token.run)
-                    .gates()?
-                    .into_iter()
-                    .rev()
-                    .find(|g| g.name == name);
-                match gate.map(|g| g.status) {
-                    Some(GateStatus::Approved) => {}
-                    Some(_) => return Ok(None),
-                    None => {
-                        let shown = format!(
-                            "Step \"{step}\" ({}) was started in tick {} (effect {key}, attempt {}) but loom \
-                             stopped before its result was recorded, so it may or may not have happened.\n\
-                             Request: {}\nCheck the working tree. Approve to perform it again; reject to \
-                             end the run.",
-                            last.kind, last.seq, last.attempt, prepared.request
-                        );
-                        let mut tick = self.store.begin(token)?;
-                        tick.open_gate(&name, Decider::Human, loom_kernel::Risk::High, &shown)?;
-                        tick.set_status(
-                            RunStatus::Waiting,
-                            Some(&format!(
-                                "effect {key} is uncertain; a human must decide gate {name}"
-                            )),
-                        )?;
-                        let meta = TickMeta::new(
-                            TickKind::Hold,
-                            format!("{step}: uncertain effect held for a human"),
-                        )
-                        .step(step);
-                        self.commit(tick, meta, bundle)?;
-                        return Ok(None);
-                    }
-                }
-            }
-        }
-        let request = prepared.request.to_string();
-        let intent = Intent {
-            key,
-            step,
-            kind: prepared.kind,
-            retry_safe: prepared.retry_safe,
-            request: Some(request.as_bytes()),
-        };
-        let attempt = self.store.record_intent(&token, &intent)?;
-        let role = prepared.request["role"].as_str().map(str::to_owned);
-        let turn = match &role {
-            Some(r) => self.turn_of(token.run, r)?,
-            None => 0,
-        };
-        let chain = match &role {
-            Some(r) => self.chain_for(token.run, r)?,
-            None => None,
-        };
-        let ctx = Context {
-            root: &self.root,
-            config: &self.config,
-            chain: chain.as_ref(),
-            turn,
-            effect_key: format!("{key}.{attempt}"),
-            scratch: effects::scratch(&self.root)?,
-        };
-        self.observer
-            .borrow_mut()
-            .effect_started(step, &prepared.what);
-        let result = effects::perform(prepared, &ctx, step, &mut **self.observer.borrow_mut());
-        self.observer.borrow_mut().effect_finished(step);
-        match result {
-            Ok(p) => Ok(Some((attempt, p))),
-            Err(f) => {
-                let meta = json!({"failed": f.meta});
-                self.store.record_failed_attempt(
-                    &token,
-                    key,
-                    attempt,
-                    &f.message,
-                    &meta.to_string(),
-                )?;
-                self.fault(
-                    &token,
-                    Some(step),
-                    &format!("{}; fix it and `loom resume`", f.message),
-                )?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// How many calls `role` completed in this run: the scripted provider (and any provider
-    /// that wants it) uses it to know where in a conversation it is, even after a crash.
-    fn turn_of(&self, run: u64, role: &str) -> Result<u32> {
-        Ok(self
-            .store
-            .ledger(run)?
-            .iter()
-            .filter(|r| {
-                r.kind == "agent" && matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused)
-            })
-            .filter(|r| {
-                serde_json::from_str::<serde_json::Value>(&r.meta)
-                    .ok()
-                    .and_then(|m| m["role"].as_str().map(|s| s == role))
-                    .unwrap_or(false)
-            })
-            .count() as u32)
     }
 }

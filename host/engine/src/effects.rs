@@ -23,6 +23,8 @@ pub(crate) struct Prepared {
 }
 
 enum Job {
+    /// Rebuilt from a recording (`loom replay`): it is never performed.
+    Recorded,
     Agent {
         role: String,
         prompt: String,
@@ -49,6 +51,24 @@ pub(crate) struct Performed {
 pub(crate) struct Failed {
     pub message: String,
     pub meta: serde_json::Value,
+}
+
+impl Prepared {
+    /// An effect as a recording describes it, for a replay where it cannot be prepared again
+    /// (a command this machine's config does not name, say).
+    pub(crate) fn recorded(kind: &str, retry_safe: bool, request: serde_json::Value) -> Prepared {
+        Prepared {
+            kind: match kind {
+                "agent" => "agent",
+                "apply-diff" => "apply-diff",
+                _ => "command",
+            },
+            retry_safe,
+            request,
+            what: "replayed".into(),
+            job: Job::Recorded,
+        }
+    }
 }
 
 pub(crate) fn prepare(
@@ -158,6 +178,10 @@ pub(crate) fn perform(
 ) -> std::result::Result<Performed, Failed> {
     let started = Instant::now();
     match &prepared.job {
+        Job::Recorded => Err(Failed {
+            message: "a replayed effect is never performed".into(),
+            meta: json!({}),
+        }),
         Job::Agent {
             role,
             prompt,

@@ -12,7 +12,9 @@ mod error;
 pub mod events;
 mod policy;
 pub mod project;
+mod recording;
 pub mod replay;
+mod run_effect;
 mod template;
 pub mod workspace;
 
@@ -40,6 +42,8 @@ pub struct Engine {
     transport: String,
     /// A bundle fault met while a tick was open, reported once the tick is rolled back.
     pending_fault: std::cell::RefCell<Option<String>>,
+    /// Set when this engine re-executes a recorded run (`loom replay`) instead of a live one.
+    recording: Option<recording::Recording>,
 }
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
-//! `loom replay`: re-derive recorded runs from a read-only database and evaluate rules at
-//! every recorded commit point. No provider, command or patch runs; nothing is written.
+//! `loom replay`: re-execute recorded runs from a read-only database, and evaluate swapped-in
+//! rules at every recorded commit point. No provider, command or patch runs; the project's
+//! database is never written (the re-execution happens in a scratch database in memory).
 
 use crate::error::Result;
-use loom_kernel::{first_difference, KernelError, Replay, Rules, Store};
+use crate::recording::Recording;
+use crate::{Config, Engine};
+use loom_kernel::{
+    first_difference, KernelError, Replay, Rules, RunStatus, Store, TickKind, TickRow, Write,
+};
 use loom_runtime::{Limits, Runtime};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What to replay with.
@@ -13,8 +18,14 @@ use std::time::Instant;
 pub struct ReplayOptions {
     /// A component of the `invariants` world, evaluated at every tick's commit point.
     pub invariants: Option<Vec<u8>>,
-    /// Evaluate only `invariants`, not the rules of the bundle each run was recorded with.
+    /// Only evaluate `invariants` on the recorded trajectory; do not re-execute the run's
+    /// bundle (for when it is not available).
     pub only: bool,
+    /// Re-execute with this bundle instead of the one each run recorded.
+    pub bundle: Option<Vec<u8>>,
+    /// The project's configuration (its `max_ticks`, its commands), when replaying in one.
+    pub config: Option<Config>,
+    pub root: Option<PathBuf>,
 }
 
 /// Which runs.
@@ -95,32 +106,180 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
     };
     let mut out = Vec::new();
     for id in ids {
-        let bundle = if opts.only {
-            None
-        } else {
-            Some(load_bundle(&store, &runtime, id)?)
+        let mut report = match &swapped {
+            Some(s) => replay_run(&store, id, &[("invariants", s)])?,
+            None => replay_run(&store, id, &[])?,
         };
-        let mut sets: Vec<(&str, &dyn Rules)> = Vec::new();
-        if let Some(b) = &bundle {
-            sets.push(("bundle", b));
+        if !opts.only {
+            let wasm = match &opts.bundle {
+                Some(w) => w.clone(),
+                None => bundle_wasm(&store, id)?,
+            };
+            let started = Instant::now();
+            // Two checks, the earlier finding wins: re-executing the bundle reproduces the
+            // chain from the recorded inputs; re-deriving each tick from its change list
+            // (above) also catches stored rows that no longer match the chain.
+            let rerun = reexecute(&store, id, &wasm, opts)?;
+            report.divergence = match (report.divergence.take(), rerun) {
+                (Some(a), Some(b)) => Some(if a.seq < b.seq { a } else { b }),
+                (a, b) => a.or(b),
+            };
+            report.replayed_ticks = match &report.divergence {
+                Some(d) => d.seq as usize - 1,
+                None => report.recorded_ticks,
+            };
+            report.identical = report.divergence.is_none();
+            report.millis += started.elapsed().as_millis() as u64;
         }
-        if let Some(s) = &swapped {
-            sets.push(("invariants", s));
-        }
-        out.push(replay_run(&store, id, &sets)?);
+        out.push(report);
     }
     Ok(out)
 }
 
-fn load_bundle(store: &Store, runtime: &Runtime, run: u64) -> Result<loom_runtime::Bundle> {
+/// Re-executes run `id` with `wasm` and returns the first tick that differs from the recording.
+fn reexecute(
+    store: &Store,
+    id: u64,
+    wasm: &[u8],
+    opts: &ReplayOptions,
+) -> Result<Option<Divergence>> {
+    let mut recording = Recording::load(store, id)?;
+    recording.keep_identity = opts.bundle.is_some();
+    let recorded = recording.ticks.clone();
+    // Compiled bundles are cached in the project, as for a live run; the database is not
+    // touched.
+    let cache = opts
+        .root
+        .as_ref()
+        .map(|r| r.join(crate::project::DIR).join("cache"));
+    let root = opts.root.clone().unwrap_or_else(std::env::temp_dir);
+    let config = opts.config.clone().unwrap_or_default();
+    let mut engine = Engine::replaying(root, cache, config, recording)?;
+    let stopped = drive_recorded(&mut engine, id, wasm)
+        .err()
+        .map(|e| e.to_string());
+    let replayed = engine.store.ticks(id).unwrap_or_default();
+    Ok(compare(&recorded, &replayed, stopped))
+}
+
+/// Drives the replaying engine through the recording: the run itself, then each decision,
+/// resume or abandon that came from outside it.
+fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
+    engine.replay_start(wasm)?;
+    loop {
+        let run = engine.store.run(id)?;
+        let Some(next) = engine
+            .recording
+            .as_ref()
+            .and_then(|r| r.tick(run.last_seq + 1))
+        else {
+            return Ok(());
+        };
+        let (kind, decider, summary) = (next.kind, next.decider.clone(), next.summary.clone());
+        let writes = engine
+            .recording
+            .as_ref()
+            .map(|r| r.writes(run.last_seq + 1))
+            .unwrap_or_default();
+        match kind {
+            TickKind::Decision if decider.as_deref() == Some("human") => {
+                let Some((id_, approved, by, transport, note)) =
+                    writes.into_iter().find_map(|w| match w {
+                        Write::GateDecide {
+                            id,
+                            approved,
+                            by,
+                            transport,
+                            note,
+                            ..
+                        } => Some((id, approved, by, transport, note)),
+                        _ => None,
+                    })
+                else {
+                    return Ok(());
+                };
+                engine.set_transport(&transport);
+                engine.decide(&id_.to_string(), approved, note.as_deref(), &by)?;
+            }
+            TickKind::Resume => {
+                let via = summary
+                    .strip_prefix("resumed via ")
+                    .and_then(|s| s.split(" after:").next())
+                    .unwrap_or("cli");
+                engine.set_transport(via);
+                engine.resume()?;
+            }
+            TickKind::Abandon => {
+                let via = summary
+                    .strip_prefix("abandoned via ")
+                    .and_then(|s| s.split(": ").next())
+                    .unwrap_or("cli");
+                let reason = writes.into_iter().find_map(|w| match w {
+                    Write::RunStatus { reason, .. } => reason,
+                    _ => None,
+                });
+                engine.set_transport(via);
+                engine.abandon(reason.as_deref())?;
+            }
+            _ if run.status == RunStatus::Running => engine.drive(id)?,
+            // The engine stopped where the recording went on: the comparison shows where.
+            _ => return Ok(()),
+        }
+        if engine.store.run(id)?.last_seq == run.last_seq {
+            return Ok(());
+        }
+    }
+}
+
+fn compare(
+    recorded: &[TickRow],
+    replayed: &[TickRow],
+    stopped: Option<String>,
+) -> Option<Divergence> {
+    for (i, r) in recorded.iter().enumerate() {
+        match replayed.get(i) {
+            Some(p) => {
+                if let Some((what, a, b)) = first_difference(r, p) {
+                    return Some(Divergence {
+                        seq: r.seq,
+                        step: r.step.clone(),
+                        what,
+                        recorded: a,
+                        replayed: b,
+                    });
+                }
+            }
+            None => {
+                return Some(Divergence {
+                    seq: r.seq,
+                    step: r.step.clone(),
+                    what: "the whole tick".into(),
+                    recorded: format!("{} {}", r.kind.as_str(), r.summary),
+                    replayed: format!(
+                        "(none: the replay stopped{})",
+                        stopped.map(|s| format!(": {s}")).unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    replayed.get(recorded.len()).map(|extra| Divergence {
+        seq: extra.seq,
+        step: extra.step.clone(),
+        what: "the whole tick".into(),
+        recorded: "(none: the recording ends before it)".into(),
+        replayed: format!("{} {}", extra.kind.as_str(), extra.summary),
+    })
+}
+
+fn bundle_wasm(store: &Store, run: u64) -> Result<Vec<u8>> {
     let hash = store.run(run)?.bundle_hash;
-    let wasm = store.blob(&hash)?.ok_or_else(|| {
+    Ok(store.blob(&hash)?.ok_or_else(|| {
         KernelError::Corrupt(format!(
-            "the bundle of run #{run} ({hash}) is missing from the database; pass --only \
-             with --invariants to replay without it"
+            "the bundle of run #{run} ({hash}) is missing from the database; pass --bundle, or \
+             --only with --invariants to replay without it"
         ))
-    })?;
-    Ok(runtime.load_bundle(&wasm)?)
+    })?)
 }
 
 fn replay_run(store: &Store, id: u64, sets: &[(&str, &dyn Rules)]) -> Result<RunReplay> {

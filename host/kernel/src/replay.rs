@@ -11,6 +11,7 @@ use crate::model::*;
 use crate::store::{NewRun, Store};
 use crate::tick::{Rules, Tick, TickMeta};
 use rusqlite::params;
+use serde_json::Value;
 
 /// One recorded tick, replayed.
 pub struct Replayed {
@@ -276,14 +277,39 @@ pub fn first_difference(
     if recorded.hash == replayed.hash {
         return None;
     }
-    let rec: Vec<serde_json::Value> = serde_json::from_str(&recorded.changes).unwrap_or_default();
-    let rep: Vec<serde_json::Value> = serde_json::from_str(&replayed.changes).unwrap_or_default();
+    let rec: Vec<Value> = serde_json::from_str(&recorded.changes).unwrap_or_default();
+    let rep: Vec<Value> = serde_json::from_str(&replayed.changes).unwrap_or_default();
     for i in 0..rec.len().max(rep.len()) {
-        let a = rec.get(i).map_or("(nothing)".to_owned(), |v| v.to_string());
-        let b = rep.get(i).map_or("(nothing)".to_owned(), |v| v.to_string());
-        if a != b {
-            return Some((format!("change {}", i + 1), a, b));
+        let (a, b) = (rec.get(i), rep.get(i));
+        if a == b {
+            continue;
         }
+        // Two writes of the same kind: name the fields that differ and show only those.
+        if let (Some(Value::Object(x)), Some(Value::Object(y))) = (a, b) {
+            if x.get("op") == y.get("op") {
+                let keys: Vec<&String> = x
+                    .keys()
+                    .chain(y.keys().filter(|k| !x.contains_key(*k)))
+                    .filter(|k| x.get(*k) != y.get(*k))
+                    .collect();
+                let pick = |o: &serde_json::Map<String, Value>| {
+                    let m: serde_json::Map<String, Value> = keys
+                        .iter()
+                        .map(|k| ((*k).clone(), o.get(*k).cloned().unwrap_or(Value::Null)))
+                        .collect();
+                    Value::Object(m).to_string()
+                };
+                let op = x.get("op").and_then(Value::as_str).unwrap_or("write");
+                let names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+                return Some((
+                    format!("change {} ({op}), field {}", i + 1, names.join(", ")),
+                    pick(x),
+                    pick(y),
+                ));
+            }
+        }
+        let show = |v: Option<&Value>| v.map_or("(nothing)".to_owned(), Value::to_string);
+        return Some((format!("change {}", i + 1), show(a), show(b)));
     }
     let fields: [(&str, String, String); 6] = [
         (

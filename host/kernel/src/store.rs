@@ -170,8 +170,8 @@ impl Store {
         self.begin_run_as(new, token, None)
     }
 
-    /// `begin_run` under a recorded task id (replay).
-    pub(crate) fn begin_run_as(
+    /// `begin_run` under a recorded task id and token (replay).
+    pub fn begin_run_as(
         &self,
         new: &NewRun,
         token: Option<TickToken>,
@@ -306,6 +306,29 @@ impl Store {
                 |r| r.get(0),
             )?;
         Ok(attempt as u32)
+    }
+
+    /// Puts back an intent row exactly as recorded (attempt, seq and time included), for a
+    /// replay that re-executes a run; nothing if that attempt is already there. Its request,
+    /// if any, must be stored as a blob first.
+    pub fn restore_intent(&self, row: &LedgerRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ledger (key, attempt, run_id, seq, step, kind, retry_safe, \
+                 status, request_hash, intent_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,'intent',?8,?9)",
+            )?
+            .execute(params![
+                row.key,
+                row.attempt,
+                row.run_id as i64,
+                row.seq as i64,
+                row.step,
+                row.kind,
+                row.retry_safe,
+                row.request_hash,
+                row.intent_ms as i64
+            ])?;
+        Ok(())
     }
 
     /// Records a failed attempt (e.g. a provider error before fallback) in its own

@@ -1,0 +1,288 @@
+//! Re-executing a recorded run. The recording stands in for everything outside the bundle:
+//! its tick tokens for the clock, its ledger results for providers, commands and patches, its
+//! gate deciders for the policy, and its human decisions for the people. The bundle's logic
+//! and rules run again for real, so a changed bundle shows where it departs.
+
+use crate::effects::Performed;
+use crate::error::{EngineError, Result};
+use crate::{Config, Engine, Silent};
+use loom_kernel::{
+    Decider, LedgerRow, LedgerStatus, NewRun, Store, TickKind, TickMeta, TickRow, TickToken, Write,
+};
+use loom_runtime::{Limits, Runtime};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+pub(crate) struct Recording {
+    pub run: u64,
+    pub ticks: Vec<TickRow>,
+    ledger: Vec<LedgerRow>,
+    results: BTreeMap<(String, u32), Vec<u8>>,
+    requests: BTreeMap<String, Vec<u8>>,
+    options: String,
+    /// Keep the recorded bundle identity in tick 1 (replaying with another bundle).
+    pub keep_identity: bool,
+}
+
+impl Recording {
+    pub(crate) fn load(source: &Store, run: u64) -> Result<Recording> {
+        let ledger = source.ledger(run)?;
+        let mut results = BTreeMap::new();
+        let mut requests = BTreeMap::new();
+        for l in &ledger {
+            if let Some(r) = source.result(run, &l.key, l.attempt)? {
+                results.insert((l.key.clone(), l.attempt), r);
+            }
+            if let Some(h) = &l.request_hash {
+                if let Some(r) = source.blob(h)? {
+                    requests.insert(h.clone(), r);
+                }
+            }
+        }
+        Ok(Recording {
+            run,
+            ticks: source.ticks(run)?,
+            ledger,
+            results,
+            requests,
+            options: source.run(run)?.options,
+            keep_identity: false,
+        })
+    }
+
+    pub(crate) fn tick(&self, seq: u64) -> Option<&TickRow> {
+        self.ticks.iter().find(|t| t.seq == seq)
+    }
+
+    pub(crate) fn writes(&self, seq: u64) -> Vec<Write> {
+        self.tick(seq)
+            .and_then(|t| serde_json::from_str(&t.changes).ok())
+            .unwrap_or_default()
+    }
+
+    /// The decider recorded tick `seq` opened a gate for.
+    pub(crate) fn gate_decider(&self, seq: u64) -> Option<Decider> {
+        self.writes(seq).into_iter().find_map(|w| match w {
+            Write::GateOpen { decider, .. } => Some(decider),
+            _ => None,
+        })
+    }
+
+    /// The transport recorded with the decision in tick `seq` (a live run records the one it
+    /// was driven through, whoever decided).
+    pub(crate) fn decision_transport(&self, seq: u64) -> Option<String> {
+        self.writes(seq).into_iter().find_map(|w| match w {
+            Write::GateDecide { transport, .. } => Some(transport),
+            _ => None,
+        })
+    }
+
+    fn attempt(&self, key: &str, attempt: u32) -> Option<&LedgerRow> {
+        self.ledger
+            .iter()
+            .find(|l| l.key == key && l.attempt == attempt)
+    }
+}
+
+/// What a recording says the next attempt at an effect did.
+pub(crate) enum RecordedEffect {
+    Done(u32, Performed),
+    Failed(u32, LedgerRow),
+}
+
+fn replay_error(msg: String) -> EngineError {
+    EngineError::Effect(format!("replay: {msg}"))
+}
+
+impl Engine {
+    /// An engine over a scratch database that re-executes `recording` with `bundle`.
+    pub(crate) fn replaying(
+        root: PathBuf,
+        cache: Option<PathBuf>,
+        config: Config,
+        recording: Recording,
+    ) -> Result<Engine> {
+        Ok(Engine {
+            root,
+            config,
+            store: Store::open_in_memory()?,
+            runtime: Runtime::new(Limits::default(), cache)?,
+            bundles: Vec::new(),
+            observer: std::cell::RefCell::new(Box::new(Silent)),
+            transport: "replay".into(),
+            pending_fault: std::cell::RefCell::new(None),
+            recording: Some(recording),
+        })
+    }
+
+    pub(crate) fn set_transport(&mut self, transport: &str) {
+        self.transport = transport.to_owned();
+    }
+
+    /// The token of the next tick of `run`: minted now, or in a replay the recorded one.
+    pub(crate) fn token(&self, run: u64) -> Result<TickToken> {
+        let Some(rec) = &self.recording else {
+            return Ok(self.store.next_token(run)?);
+        };
+        let seq = self.store.run(run)?.last_seq + 1;
+        let tick = rec.tick(seq).ok_or_else(|| {
+            replay_error(format!(
+                "the run goes on past the recording's last tick ({})",
+                seq - 1
+            ))
+        })?;
+        // Attempts that never got a result (the process died during them) were committed
+        // before this tick: put them back so the engine finds them as it did.
+        for l in rec.ledger.iter().filter(|l| {
+            l.seq == seq && matches!(l.status, LedgerStatus::Intent | LedgerStatus::Superseded)
+        }) {
+            self.restore(rec, l)?;
+        }
+        Ok(TickToken {
+            run,
+            seq,
+            unix_ms: tick.unix_ms,
+        })
+    }
+
+    fn restore(&self, rec: &Recording, l: &LedgerRow) -> Result<()> {
+        if let Some(r) = l.request_hash.as_ref().and_then(|h| rec.requests.get(h)) {
+            self.store.put_blob(r)?;
+        }
+        Ok(self.store.restore_intent(l)?)
+    }
+
+    /// In a replay, the recorded next attempt at `key` in place of performing it; `None`
+    /// outside a replay.
+    pub(crate) fn recorded_effect(
+        &self,
+        token: &TickToken,
+        key: &str,
+    ) -> Result<Option<RecordedEffect>> {
+        let Some(rec) = &self.recording else {
+            return Ok(None);
+        };
+        let attempt = self
+            .store
+            .attempts(token.run, key)?
+            .last()
+            .map_or(1, |a| a.attempt + 1);
+        let row = rec.attempt(key, attempt).ok_or_else(|| {
+            replay_error(format!(
+                "at tick {} the bundle asks for effect {key} attempt {attempt}, which the \
+                 recording never performed",
+                token.seq
+            ))
+        })?;
+        self.restore(rec, row)?;
+        match row.status {
+            LedgerStatus::Failed => Ok(Some(RecordedEffect::Failed(attempt, row.clone()))),
+            LedgerStatus::Done | LedgerStatus::Refused => {
+                let bytes = rec.results.get(&(key.to_owned(), attempt)).ok_or_else(|| {
+                    replay_error(format!(
+                        "effect {key} attempt {attempt} has no stored result"
+                    ))
+                })?;
+                let outcome = serde_json::from_slice(bytes).map_err(|e| {
+                    replay_error(format!("the stored result of {key} is not an outcome: {e}"))
+                })?;
+                let meta = serde_json::from_str(&row.meta).unwrap_or_default();
+                Ok(Some(RecordedEffect::Done(
+                    attempt,
+                    Performed {
+                        outcome,
+                        summary: row.summary.clone(),
+                        meta,
+                        blobs: Vec::new(),
+                    },
+                )))
+            }
+            _ => Err(replay_error(format!(
+                "the recording ends with effect {key} attempt {attempt} in flight"
+            ))),
+        }
+    }
+
+    /// In a replay, the effect under `key` as recorded, when preparing it here failed.
+    pub(crate) fn recorded_prepared(&self, key: &str) -> Option<crate::effects::Prepared> {
+        let rec = self.recording.as_ref()?;
+        let row = rec.ledger.iter().find(|l| l.key == key)?;
+        let request = row
+            .request_hash
+            .as_ref()
+            .and_then(|h| rec.requests.get(h))
+            .and_then(|r| serde_json::from_slice(r).ok())
+            .unwrap_or_default();
+        Some(crate::effects::Prepared::recorded(
+            &row.kind,
+            row.retry_safe,
+            request,
+        ))
+    }
+
+    /// The recorded request of the latest attempt at `key`, so that what a replay shows (an
+    /// uncertain effect's gate text) does not depend on this machine's configuration.
+    pub(crate) fn recorded_request(&self, run: u64, key: &str) -> Result<Option<String>> {
+        let Some(rec) = &self.recording else {
+            return Ok(None);
+        };
+        let last = self.store.attempts(run, key)?.pop();
+        Ok(last
+            .and_then(|l| l.request_hash)
+            .and_then(|h| rec.requests.get(&h))
+            .map(|r| String::from_utf8_lossy(r).into_owned()))
+    }
+
+    /// Tick 1 of the recording, re-executed with `wasm`; then the run is driven.
+    pub(crate) fn replay_start(&mut self, wasm: &[u8]) -> Result<()> {
+        let rec = self
+            .recording
+            .as_ref()
+            .ok_or_else(|| replay_error("not replaying".into()))?;
+        let first = rec
+            .tick(1)
+            .ok_or_else(|| replay_error("the recording has no tick 1".into()))?;
+        let Some(Write::RunStart {
+            task,
+            title,
+            bundle: name,
+            version,
+            bundle_hash,
+            settings,
+            ..
+        }) = rec.writes(1).into_iter().next()
+        else {
+            return Err(replay_error(
+                "tick 1 of the recording is not a start".into(),
+            ));
+        };
+        let token = TickToken {
+            run: rec.run,
+            seq: 1,
+            unix_ms: first.unix_ms,
+        };
+        let options = rec.options.clone();
+        let keep = rec.keep_identity;
+        let bundle = Rc::new(self.runtime.load_bundle(wasm)?);
+        let m = bundle.manifest();
+        let new = NewRun {
+            title,
+            bundle_name: if keep { name } else { m.name.clone() },
+            bundle_version: if keep { version } else { m.version.clone() },
+            bundle_hash: if keep {
+                bundle_hash
+            } else {
+                bundle.hash().to_owned()
+            },
+            phase: m.phases.first().cloned().unwrap_or_else(|| "start".into()),
+            settings,
+            options,
+        };
+        let summary = crate::api::start_summary(&new);
+        let tick = self.store.begin_run_as(&new, Some(token), Some(task))?;
+        self.bundles.push(bundle);
+        self.commit(tick, TickMeta::new(TickKind::Start, summary), None)?;
+        self.drive(token.run)
+    }
+}

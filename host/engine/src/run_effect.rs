@@ -1,0 +1,158 @@
+//! Running one effect: the uncertain-attempt check, the intent row, performing it (or, in a
+//! replay, taking the recorded attempt), and a failure's record.
+
+use crate::driver::UNCERTAIN_PREFIX;
+use crate::effects::{self, Context, Performed, Prepared};
+use crate::error::Result;
+use crate::recording::RecordedEffect;
+use crate::Engine;
+use loom_kernel::{
+    Decider, GateStatus, Intent, LedgerStatus, RunStatus, TickKind, TickMeta, TickToken,
+};
+use loom_runtime::Bundle;
+use serde_json::json;
+
+impl Engine {
+    /// Runs an effect under `key` with an intent row committed first. `None` when the run
+    /// stopped or now waits instead (uncertain effect held, or the effect failed).
+    pub(crate) fn run_effect(
+        &self,
+        token: TickToken,
+        key: &str,
+        step: &str,
+        prepared: &Prepared,
+        bundle: Option<&Bundle>,
+    ) -> Result<Option<(u32, Performed)>> {
+        if let Some(last) = self.store.attempts(token.run, key)?.pop() {
+            if last.status == LedgerStatus::Intent && !last.retry_safe {
+                let name = format!("{UNCERTAIN_PREFIX}{key}#{}", last.attempt);
+                let gate = self
+                    .store
+                    .view(token.run)
+                    .gates()?
+                    .into_iter()
+                    .rev()
+                    .find(|g| g.name == name);
+                match gate.map(|g| g.status) {
+                    Some(GateStatus::Approved) => {}
+                    Some(_) => return Ok(None),
+                    None => {
+                        let request = match self.recorded_request(token.run, key)? {
+                            Some(r) => r,
+                            None => prepared.request.to_string(),
+                        };
+                        let shown = format!(
+                            "Step \"{step}\" ({}) was started in tick {} (effect {key}, attempt {}) but loom \
+                             stopped before its result was recorded, so it may or may not have happened.\n\
+                             Request: {}\nCheck the working tree. Approve to perform it again; reject to \
+                             end the run.",
+                            last.kind, last.seq, last.attempt, request
+                        );
+                        let mut tick = self.store.begin(token)?;
+                        tick.open_gate(&name, Decider::Human, loom_kernel::Risk::High, &shown)?;
+                        tick.set_status(
+                            RunStatus::Waiting,
+                            Some(&format!(
+                                "effect {key} is uncertain; a human must decide gate {name}"
+                            )),
+                        )?;
+                        let meta = TickMeta::new(
+                            TickKind::Hold,
+                            format!("{step}: uncertain effect held for a human"),
+                        )
+                        .step(step);
+                        self.commit(tick, meta, bundle)?;
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        match self.recorded_effect(&token, key)? {
+            None => {}
+            Some(RecordedEffect::Done(attempt, performed)) => {
+                return Ok(Some((attempt, performed)))
+            }
+            Some(RecordedEffect::Failed(attempt, row)) => {
+                self.effect_failed(&token, key, step, attempt, &row.summary, &row.meta)?;
+                return Ok(None);
+            }
+        }
+        let request = prepared.request.to_string();
+        let intent = Intent {
+            key,
+            step,
+            kind: prepared.kind,
+            retry_safe: prepared.retry_safe,
+            request: Some(request.as_bytes()),
+        };
+        let attempt = self.store.record_intent(&token, &intent)?;
+        let role = prepared.request["role"].as_str().map(str::to_owned);
+        let turn = match &role {
+            Some(r) => self.turn_of(token.run, r)?,
+            None => 0,
+        };
+        let chain = match &role {
+            Some(r) => self.chain_for(token.run, r)?,
+            None => None,
+        };
+        let ctx = Context {
+            root: &self.root,
+            config: &self.config,
+            chain: chain.as_ref(),
+            turn,
+            effect_key: format!("{key}.{attempt}"),
+            scratch: effects::scratch(&self.root)?,
+        };
+        self.observer
+            .borrow_mut()
+            .effect_started(step, &prepared.what);
+        let result = effects::perform(prepared, &ctx, step, &mut **self.observer.borrow_mut());
+        self.observer.borrow_mut().effect_finished(step);
+        match result {
+            Ok(p) => Ok(Some((attempt, p))),
+            Err(f) => {
+                let meta = json!({"failed": f.meta}).to_string();
+                self.effect_failed(&token, key, step, attempt, &f.message, &meta)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records that an effect failed outright and stops the run.
+    fn effect_failed(
+        &self,
+        token: &TickToken,
+        key: &str,
+        step: &str,
+        attempt: u32,
+        message: &str,
+        meta: &str,
+    ) -> Result<()> {
+        self.store
+            .record_failed_attempt(token, key, attempt, message, meta)?;
+        self.fault(
+            token,
+            Some(step),
+            &format!("{message}; fix it and `loom resume`"),
+        )
+    }
+
+    /// How many calls `role` completed in this run: the scripted provider (and any provider
+    /// that wants it) uses it to know where in a conversation it is, even after a crash.
+    fn turn_of(&self, run: u64, role: &str) -> Result<u32> {
+        Ok(self
+            .store
+            .ledger(run)?
+            .iter()
+            .filter(|r| {
+                r.kind == "agent" && matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused)
+            })
+            .filter(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.meta)
+                    .ok()
+                    .and_then(|m| m["role"].as_str().map(|s| s == role))
+                    .unwrap_or(false)
+            })
+            .count() as u32)
+    }
+}
