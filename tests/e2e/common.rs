@@ -1,5 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub const LOOM: &str = env!("CARGO_BIN_EXE_loom");
 
@@ -139,4 +140,23 @@ pub fn assert_replays_identically(dir: &Path) {
         assert_eq!(r["replayed_ticks"], r["recorded_ticks"], "{t}");
     }
     assert_eq!(o.status.code(), Some(0), "{t}");
+}
+
+/// Waits until the ledger holds an unfinished intent for `step`, i.e. the effect is running.
+pub fn wait_for_intent(dir: &Path, step: &str, deadline: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if let Ok(c) = rusqlite::Connection::open(dir.join(".loom/loom.db")) {
+            let n: rusqlite::Result<i64> = c.query_row(
+                "SELECT count(*) FROM ledger WHERE step = ?1 AND status = 'intent'",
+                [step],
+                |r| r.get(0),
+            );
+            if n.map(|n| n > 0).unwrap_or(false) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }

@@ -1,26 +1,6 @@
 use crate::common::*;
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Waits until the ledger holds an unfinished intent for `step`, i.e. the effect is running.
-fn wait_for_intent(dir: &Path, step: &str, deadline: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < deadline {
-        if let Ok(c) = rusqlite::Connection::open(dir.join(".loom/loom.db")) {
-            let n: rusqlite::Result<i64> = c.query_row(
-                "SELECT count(*) FROM ledger WHERE step = ?1 AND status = 'intent'",
-                [step],
-                |r| r.get(0),
-            );
-            if n.map(|n| n > 0).unwrap_or(false) {
-                return true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
+use std::time::Duration;
 
 #[test]
 fn sigkill_during_a_step_then_resume_calls_each_reply_once_per_committed_step() {
@@ -102,5 +82,88 @@ fn sigkill_during_a_step_then_resume_calls_each_reply_once_per_committed_step() 
     let stats = std::fs::read_to_string(dir.join("stats.py")).unwrap();
     assert_eq!(stats.matches("if len(ordered) % 2 == 0").count(), 1);
     // The superseded attempt is replayed as recorded.
+    assert_replays_identically(&dir);
+}
+
+#[test]
+fn sigkill_during_an_effect_that_is_not_retry_safe_holds_it_for_a_human() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("testkit.wasm");
+    std::fs::write(&bundle, loom_guests::TESTKIT).unwrap();
+    let dir = tmp.path().join("p");
+    std::fs::create_dir(&dir).unwrap();
+    git(&dir, &["init", "-q"]);
+    std::fs::write(
+        dir.join("replies.toml"),
+        "log = \"calls.jsonl\"\n\n[[reply]]\nrole = \"worker\"\ndelay_ms = 1500\ntext = \"edited\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("loom.toml"),
+        "default_chain = [\"scripted:replies.toml\"]\n",
+    )
+    .unwrap();
+    // The testkit's agent step edits the tree when the task says so: not retry-safe.
+    let mut child = Command::new(LOOM)
+        .args([
+            "run",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "edits:tree tidy up",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for_intent(&dir, "work", Duration::from_secs(60)),
+        "the work step never started"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = status_json(&dir);
+    assert_eq!(s["uncertain"].as_array().unwrap().len(), 1, "{s}");
+
+    // Resume does not redo it: it holds the run at a human gate that says what may have happened.
+    let out = expect_code(&loom(&dir, &["resume"]), 10);
+    let s = status_json(&dir);
+    let gate = &s["pending_gates"][0];
+    let name = gate["name"].as_str().unwrap().to_owned();
+    assert_eq!(name, "uncertain:r1/work#1#1", "{out}");
+    assert!(
+        gate["summary"]
+            .as_str()
+            .unwrap()
+            .contains("may or may not have happened"),
+        "{gate}"
+    );
+    assert!(
+        !dir.join("calls.jsonl").exists(),
+        "the killed call never returned"
+    );
+
+    // A human says: do it again. The run goes on to its end.
+    let mut o = loom(&dir, &["approve", &name]);
+    while o.status.code() == Some(10) {
+        let s = status_json(&dir);
+        let next = s["pending_gates"][0]["name"].as_str().unwrap().to_owned();
+        o = loom(&dir, &["approve", &next]);
+    }
+    expect_code(&o, 0);
+    let calls = std::fs::read_to_string(dir.join("calls.jsonl")).unwrap();
+    assert_eq!(calls.lines().count(), 1, "{calls}");
+    let log: serde_json::Value =
+        serde_json::from_slice(&loom(&dir, &["log", "--json"]).stdout).unwrap();
+    let work: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["ledger"].as_array().unwrap())
+        .filter(|l| l["step"] == "work")
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(work, ["superseded", "done"]);
+    // The hold, the human's redo and the rest replay as recorded.
     assert_replays_identically(&dir);
 }

@@ -9,6 +9,8 @@
 //! - `hostile:trap`: they panic (the guest traps);
 //! - `hostile:wasi`: they read the wall clock through std, which calls a WASI import loom
 //!   does not grant (the trapping stub must stop them);
+//! - `edits:tree`: well-behaved, but its agent step edits the working tree, so it is not
+//!   retry-safe (a crash during it leaves an uncertain effect for a human);
 //! - anything else: a tiny well-behaved bundle (see [`Testkit`]).
 //!
 //! It is written against raw `wit-bindgen` rather than `loom-sdk` on purpose: the runtime's
@@ -142,7 +144,7 @@ impl logic::Guest for Testkit {
                         name: "task".into(),
                         value: ArgValue::Text(view::task().title),
                     }],
-                    edits_tree: false,
+                    edits_tree: view::task().title.contains("edits:tree"),
                 }),
             });
         }
