@@ -36,6 +36,22 @@ pub struct AgentConfig {
     pub max_tokens: Option<u32>,
 }
 
+/// What a run may spend on model calls, checked at every commit.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// US dollars per run; the tick whose result would take the run past it is refused.
+    pub max_usd: Option<f64>,
+}
+
+/// A model's price in US dollars per million tokens, for providers that report no cost.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -58,6 +74,9 @@ pub struct Config {
     pub commands: BTreeMap<String, String>,
     /// Settings handed to the bundle (frozen into each run at its start).
     pub bundle: toml::Table,
+    pub budget: BudgetConfig,
+    /// Prices by model name (as the provider reports it).
+    pub prices: BTreeMap<String, Price>,
 }
 
 impl Default for Config {
@@ -75,6 +94,8 @@ impl Default for Config {
             gates: BTreeMap::new(),
             commands: BTreeMap::new(),
             bundle: toml::Table::new(),
+            budget: BudgetConfig::default(),
+            prices: BTreeMap::new(),
         }
     }
 }
@@ -104,7 +125,36 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(m) = c.budget.max_usd.filter(|m| !(m.is_finite() && *m >= 0.0)) {
+            return Err(format!(
+                "budget.max_usd is {m}; it must be a non-negative number of dollars"
+            ));
+        }
+        for (model, p) in &c.prices {
+            if !(p.input.is_finite() && p.input >= 0.0 && p.output.is_finite() && p.output >= 0.0) {
+                return Err(format!(
+                    "prices.\"{model}\" must give non-negative input and output dollars per \
+                     million tokens"
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    /// What a call cost: the provider's figure, else its tokens at the configured price.
+    pub fn cost_usd(
+        &self,
+        reported: Option<f64>,
+        model: &str,
+        input_tokens: u64,
+        output_tokens: u64,
+    ) -> Option<f64> {
+        reported.or_else(|| {
+            self.prices
+                .get(model)
+                .map(|p| (input_tokens as f64 * p.input + output_tokens as f64 * p.output) / 1e6)
+        })
     }
 
     /// The provider chain for `role`: its own, else the default one.
@@ -175,6 +225,17 @@ pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the v
 # [commands]
 # test = "cargo test"
 
+# What one run may spend on model calls, in US dollars. Checked as a rule at every commit: the
+# tick whose result would take the run past it is refused and the run stops.
+# [budget]
+# max_usd = 5.0
+
+# Prices (US dollars per million tokens) for models whose provider reports no cost; a call's
+# cost is the provider's figure when it gives one, else tokens times this price.
+# [prices."claude-sonnet-4-5"]
+# input = 3.0
+# output = 15.0
+
 # Settings handed to the bundle, frozen into each run when it starts.
 # [bundle]
 # max-fix-rounds = 3
@@ -223,5 +284,17 @@ test-globs = ["t/**"]
         assert!(err.contains("polcy"), "{err}");
         let err = Config::parse("policy = \"sometimes\"").unwrap_err();
         assert!(err.contains("sometimes") || err.contains("policy"), "{err}");
+    }
+
+    #[test]
+    fn budgets_and_prices_must_be_non_negative_and_price_unreported_calls() {
+        let err = Config::parse("[budget]\nmax_usd = -1.0").unwrap_err();
+        assert!(err.contains("budget.max_usd"), "{err}");
+        let err = Config::parse("[prices.m]\ninput = -3.0\noutput = 1.0").unwrap_err();
+        assert!(err.contains("prices.\"m\""), "{err}");
+        let c = Config::parse("[prices.m]\ninput = 3.0\noutput = 15.0").unwrap();
+        assert_eq!(c.cost_usd(Some(0.5), "m", 1000, 1000), Some(0.5));
+        assert_eq!(c.cost_usd(None, "m", 2_000_000, 0), Some(6.0));
+        assert_eq!(c.cost_usd(None, "other", 10, 10), None);
     }
 }

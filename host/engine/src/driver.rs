@@ -53,7 +53,20 @@ impl Engine {
     ) -> Result<Option<TickRow>> {
         let token = tick.token();
         let step = meta.step.clone();
-        let rules = bundle.map(|b| b as &dyn loom_kernel::Rules);
+        let budget = self
+            .config
+            .budget
+            .max_usd
+            .map(|max_usd| crate::budget::Budget { max_usd });
+        let both;
+        let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &budget) {
+            (Some(b), Some(limit)) => {
+                both = crate::budget::Both(b, limit);
+                Some(&both)
+            }
+            (Some(b), None) => Some(b),
+            (None, _) => None,
+        };
         match tick.commit(meta, rules) {
             Ok(row) => {
                 self.observer.borrow_mut().tick(&row);

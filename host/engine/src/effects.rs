@@ -242,10 +242,22 @@ pub(crate) fn perform(
                         resp.usage.input_tokens,
                         resp.usage.output_tokens
                     );
+                    let cost_usd = ctx.config.cost_usd(
+                        resp.cost_usd,
+                        &resp.model,
+                        resp.usage.input_tokens,
+                        resp.usage.output_tokens,
+                    );
+                    let cost_source = match (resp.cost_usd, cost_usd) {
+                        (Some(_), _) => "provider",
+                        (None, Some(_)) => "price table",
+                        (None, None) => "unknown",
+                    };
                     Ok(Performed {
                         meta: json!({"role": role, "provider": resp.provider, "model": resp.model,
                             "input_tokens": resp.usage.input_tokens, "output_tokens": resp.usage.output_tokens,
-                            "cost_usd": resp.cost_usd, "latency_ms": latency_ms, "attempts": attempts}),
+                            "cost_usd": cost_usd, "cost_source": cost_source,
+                            "latency_ms": latency_ms, "attempts": attempts}),
                         outcome: Outcome::Agent(AgentReply {
                             text: resp.text,
                             touched,

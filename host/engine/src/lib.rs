@@ -5,6 +5,7 @@
 //! its own, and none touches the database: everything goes through here.
 
 mod api;
+mod budget;
 pub mod config;
 mod driver;
 mod effects;
