@@ -109,3 +109,29 @@ fn a_failing_provider_falls_back_to_the_next_in_the_chain() {
     assert!(attempts[0]["message"].as_str().unwrap().contains("529"));
     assert_replays_identically(&dir);
 }
+
+#[test]
+fn providers_check_probes_each_configured_provider_without_a_billed_call() {
+    let cfg = "default_chain = [\"scripted:.loom/replies.toml\", \"ollama:llama3.2?base=http://127.0.0.1:9\"]\n\
+               [agents.reviewer]\nchain = [\"scripted:.loom/missing.toml\"]\n";
+    let (_tmp, dir) = project(cfg, &replies_costing(""));
+    let o = loom(&dir, &["providers", "check"]);
+    let out = expect_code(&o, 3);
+    assert!(
+        out.contains("ok   scripted:.loom/replies.toml  (roles: default)"),
+        "{out}"
+    );
+    assert!(out.contains("3 canned replies"), "{out}");
+    assert!(
+        out.contains("FAIL ollama:llama3.2") && out.contains("ollama serve"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL scripted:.loom/missing.toml  (roles: reviewer)"),
+        "{out}"
+    );
+    let o = loom(&dir, &["providers", "check", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v[0]["ok"], true);
+}

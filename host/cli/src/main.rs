@@ -151,10 +151,24 @@ enum Command {
         #[arg(long)]
         approve: bool,
     },
+    /// Work with the configured providers
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
     /// Work with bundle components
     Bundle {
         #[command(subcommand)]
         command: BundleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProvidersCommand {
+    /// Build every provider the config names and probe it without a billed call
+    Check {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -373,6 +387,29 @@ fn dispatch(cli: Cli) -> Result<u8> {
             render::replay(&reports, json)
         }
         Command::Demo { dir, approve } => demo::run(dir, approve),
+        Command::Providers {
+            command: ProvidersCommand::Check { json },
+        } => {
+            let checks = engine(&root(&cli.project)?)?.check_providers();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&checks)?);
+            } else {
+                for c in &checks {
+                    println!(
+                        "{} {}  (roles: {})\n    {}",
+                        if c.ok { "ok  " } else { "FAIL" },
+                        c.spec,
+                        c.roles.join(", "),
+                        c.detail
+                    );
+                }
+            }
+            Ok(if checks.iter().all(|c| c.ok) {
+                exit::OK
+            } else {
+                exit::CONFIG
+            })
+        }
         Command::Bundle {
             command: BundleCommand::Check { file },
         } => {

@@ -6,6 +6,7 @@
 
 mod api;
 mod budget;
+pub mod checks;
 pub mod config;
 mod driver;
 mod effects;

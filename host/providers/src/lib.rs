@@ -51,6 +51,12 @@ pub trait Provider: Send + Sync {
         req: &Request,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Response, ProviderError>;
+
+    /// Whether the backend can be reached and is set up, without a billed call (`loom
+    /// providers check`). The text says what was found.
+    fn check(&self) -> Result<String, ProviderError> {
+        Ok("set up; not probed (a probe would be a billed call)".into())
+    }
 }
 
 /// Backends `from_spec` understands, with the shape of their argument, for error messages.

@@ -234,6 +234,28 @@ impl Provider for ClaudeCodeProvider {
         NAME
     }
 
+    /// Runs `claude --version`: the CLI is there and starts. Whether it is logged in shows at
+    /// the first call (a probe of that would be a billed call).
+    fn check(&self) -> Result<String, ProviderError> {
+        let timeout = Duration::from_secs(30);
+        let args = [std::ffi::OsString::from("--version")];
+        let output = process::run(&self.bin, &args, None, &std::env::temp_dir(), timeout)
+            .map_err(|e| self.run_error(e, timeout))?;
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if !output.status.success() || version.is_empty() {
+            return Err(spec::config(
+                NAME,
+                format!(
+                    "`{} --version` failed: {}",
+                    self.bin.display(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+                format!("reinstall the Claude Code CLI or set {BIN_VAR} to a working binary"),
+            ));
+        }
+        Ok(format!("`{}` {version}", self.bin.display()))
+    }
+
     fn complete(
         &self,
         req: &Request,

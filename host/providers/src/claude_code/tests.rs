@@ -316,3 +316,19 @@ fn real_cli_against_a_loopback_api() {
     assert!(response.cost_usd.is_some());
     assert!(server.requests()[0].path.starts_with("/v1/messages"));
 }
+
+#[test]
+fn check_runs_the_version_and_names_a_missing_binary() {
+    let stub = Stub::with_script("#!/bin/sh\necho '2.0.50 (Claude Code)'\n", "", 0);
+    let found = {
+        let p = stub.provider("claude-code:");
+        let _r = FORK.read().unwrap();
+        p.check().unwrap()
+    };
+    assert!(found.contains("2.0.50 (Claude Code)"), "{found}");
+    let missing =
+        ClaudeCodeProvider::from_spec("claude-code:", &env(&[(BIN_VAR, "/nonexistent/claude")]))
+            .unwrap();
+    let err = missing.check().unwrap_err().to_string();
+    assert!(err.contains("was not found"), "{err}");
+}

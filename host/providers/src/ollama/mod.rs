@@ -55,6 +55,41 @@ impl Provider for OllamaProvider {
         NAME
     }
 
+    /// Lists the server's models (`GET /api/tags`) and looks for this one.
+    fn check(&self) -> Result<String, ProviderError> {
+        http::off_runtime(&mut |_| {}, |_| {
+            let client = http::client(NAME)?;
+            let url = format!("{}/api/tags", self.base);
+            let response = ERRORS
+                .send(client.get(&url), &url, Duration::from_secs(10))
+                .map_err(|e| with_hints(e, &self.model))?;
+            let text = http::read_body(&ERRORS, response)?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| ERRORS.malformed("the model list", &e, &text))?;
+            let names: Vec<&str> = v["models"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|m| m["name"].as_str()).collect())
+                .unwrap_or_default();
+            let wanted = &self.model;
+            let found = wanted.is_empty()
+                || names
+                    .iter()
+                    .any(|n| n == wanted || *n == format!("{wanted}:latest"));
+            if found {
+                Ok(format!(
+                    "reachable at {}; {} model(s), {wanted} among them",
+                    self.base,
+                    names.len()
+                ))
+            } else {
+                Err(ERRORS.permanent(format!(
+                    "model {wanted} is not on the server at {} (run `ollama pull {wanted}`)",
+                    self.base
+                )))
+            }
+        })
+    }
+
     fn complete(
         &self,
         req: &Request,

@@ -189,3 +189,27 @@ fn reset_timeout_and_no_server_are_transient() {
     assert!(err.is_transient(), "{err:?}");
     assert!(err.message().contains("ollama serve"), "{err}");
 }
+
+#[test]
+fn check_lists_the_models_and_names_a_missing_one() {
+    let tags = r#"{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest",
+        "modified_at":"2026-11-01T10:00:00Z","size":2019393189,"digest":"a80c4f17acd5",
+        "details":{"format":"gguf","family":"llama","parameter_size":"3.2B"}}]}"#;
+    let server = Server::start(vec![Reply::json(200, tags), Reply::json(200, tags)]);
+    let found = provider(&server, "").check().unwrap();
+    assert!(
+        found.contains("llama3.2") && found.contains("1 model"),
+        "{found}"
+    );
+    let requests = server.requests();
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("GET", "/api/tags")
+    );
+    drop(requests);
+    let other =
+        OllamaProvider::from_spec(&format!("qwen2.5-coder?base={}", server.base), &env(&[]))
+            .unwrap();
+    let err = other.check().unwrap_err().to_string();
+    assert!(err.contains("ollama pull qwen2.5-coder"), "{err}");
+}

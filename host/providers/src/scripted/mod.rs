@@ -126,6 +126,24 @@ impl Provider for ScriptedProvider {
         NAME
     }
 
+    /// The file was read and checked when the provider was built; say what it holds.
+    fn check(&self) -> Result<String, ProviderError> {
+        let mut roles: Vec<&str> = self
+            .script
+            .replies
+            .iter()
+            .map(|r| r.role.as_str())
+            .collect();
+        roles.sort_unstable();
+        roles.dedup();
+        Ok(format!(
+            "{} canned replies in {} for role(s) {}",
+            self.script.replies.len(),
+            self.script.path.display(),
+            roles.join(", ")
+        ))
+    }
+
     fn complete(
         &self,
         req: &Request,
