@@ -107,6 +107,12 @@ fn a_failing_provider_falls_back_to_the_next_in_the_chain() {
         "{plan}"
     );
     assert!(attempts[0]["message"].as_str().unwrap().contains("529"));
+    // `loom log` shows each call behind the answer.
+    let text_log = text(&loom(&dir, &["log"]));
+    assert!(
+        text_log.contains("call scripted (-): transient") && text_log.contains("529 overloaded"),
+        "{text_log}"
+    );
     assert_replays_identically(&dir);
 }
 
@@ -134,4 +140,70 @@ fn providers_check_probes_each_configured_provider_without_a_billed_call() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3);
     assert_eq!(v[0]["ok"], true);
+}
+
+#[test]
+fn a_crash_after_the_provider_answered_is_retried_as_a_second_attempt() {
+    let replies = format!("log = \"calls.jsonl\"\n\n{}", replies_costing(""));
+    let (_tmp, dir) = project(&config("supervised", ""), &replies);
+    // The process dies right after the planner answered, before the answer was committed.
+    let o = std::process::Command::new(LOOM)
+        .args(["run", "Fix median() for even-length lists"])
+        .current_dir(&dir)
+        .env("LOOM_FAILPOINT", "effect-performed")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "it was killed: {}", text(&o));
+    let calls = std::fs::read_to_string(dir.join(".loom/calls.jsonl")).unwrap();
+    assert_eq!(calls.lines().count(), 1);
+
+    expect_code(&loom(&dir, &["resume"]), 10);
+    let calls = std::fs::read_to_string(dir.join(".loom/calls.jsonl")).unwrap();
+    let keys: Vec<String> = calls
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["effect_key"].to_string())
+        .collect();
+    // Asked again, under the same effect key as attempt 2: both calls are on record, and no
+    // other call was ever repeated.
+    assert_eq!(keys[..2], [r#""r1/plan#1.1""#, r#""r1/plan#1.2""#]);
+    let mut unique = keys.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), keys.len(), "{keys:?}");
+    let log: serde_json::Value =
+        serde_json::from_slice(&loom(&dir, &["log", "--json"]).stdout).unwrap();
+    let plan: Vec<(u64, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["ledger"].as_array().unwrap().clone())
+        .filter(|l| l["step"] == "plan")
+        .map(|l| {
+            (
+                l["attempt"].as_u64().unwrap(),
+                l["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(plan, [(1, "superseded".into()), (2, "done".into())]);
+    assert_replays_identically(&dir);
+}
+
+#[test]
+fn a_role_token_budget_stops_the_run_at_that_roles_call() {
+    let (_tmp, dir) = project(
+        &config("supervised", "[agents.planner]\nbudget_tokens = 100\n"),
+        &replies_costing("input_tokens = 80\noutput_tokens = 30"),
+    );
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for even-length lists"]),
+        11,
+    );
+    let s = status_json(&dir);
+    let msg = s["violations"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("agent role planner has used 110 tokens, over its budget of 100")
+            && msg.contains("agents.planner.budget_tokens"),
+        "{msg}"
+    );
 }

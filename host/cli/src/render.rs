@@ -199,6 +199,27 @@ pub fn log(entries: &[LogEntry]) {
                 "        ledger {} attempt {} {} {}: {}",
                 l.key, l.attempt, l.kind, l.status, l.summary
             );
+            let meta: serde_json::Value = serde_json::from_str(&l.meta).unwrap_or_default();
+            if let Some(cost) = meta["cost_usd"].as_f64() {
+                println!(
+                    "          cost ${cost:.4} ({})",
+                    meta["cost_source"].as_str().unwrap_or("?")
+                );
+            }
+            // Each provider call behind the answer, so a fallback shows why it happened.
+            let calls = meta["attempts"].as_array().cloned().unwrap_or_default();
+            if calls.len() > 1 || calls.iter().any(|a| a["outcome"] != "ok") {
+                for a in calls {
+                    println!(
+                        "          call {} ({}): {} in {} ms: {}",
+                        a["provider"].as_str().unwrap_or("?"),
+                        a["model"].as_str().unwrap_or("-"),
+                        a["outcome"].as_str().unwrap_or("?"),
+                        a["latency_ms"].as_u64().unwrap_or(0),
+                        a["message"].as_str().unwrap_or("")
+                    );
+                }
+            }
         }
     }
 }

@@ -1,41 +1,108 @@
-//! The run's spending limit as a commit-time rule: it runs beside the bundle's rules inside
-//! every tick's transaction, so the tick whose result takes the run past its budget is refused
-//! (and recorded as refused) like any other rule violation.
+//! The run's spending limits as a commit-time rule: it runs beside the bundle's rules inside
+//! every tick's transaction, so the tick whose result takes the run (or one agent role) past a
+//! cap is refused, and recorded as refused, like any other rule violation.
 
+use crate::Config;
 use loom_kernel::{LedgerStatus, Rules, TickToken, View, Violation};
+use std::collections::BTreeMap;
 
 pub(crate) const RULE: &str = "budget";
 
+#[derive(Default)]
+struct Cap {
+    usd: Option<f64>,
+    tokens: Option<u64>,
+}
+
+#[derive(Default)]
+struct Spent {
+    usd: f64,
+    tokens: u64,
+    rows: Vec<String>,
+}
+
 pub(crate) struct Budget {
-    pub max_usd: f64,
+    run: Cap,
+    roles: BTreeMap<String, Cap>,
+}
+
+impl Budget {
+    /// The caps `config` sets, if it sets any.
+    pub(crate) fn from_config(config: &Config) -> Option<Budget> {
+        let roles: BTreeMap<String, Cap> = config
+            .agents
+            .iter()
+            .filter(|(_, a)| a.budget_usd.is_some() || a.budget_tokens.is_some())
+            .map(|(role, a)| {
+                let cap = Cap {
+                    usd: a.budget_usd,
+                    tokens: a.budget_tokens,
+                };
+                (role.clone(), cap)
+            })
+            .collect();
+        let run = Cap {
+            usd: config.budget.max_usd,
+            tokens: config.budget.max_tokens,
+        };
+        (run.usd.is_some() || run.tokens.is_some() || !roles.is_empty())
+            .then_some(Budget { run, roles })
+    }
+}
+
+fn over(what: &str, spent: &Spent, cap: &Cap, config_key: &str) -> Option<Violation> {
+    let message = match (cap.usd, cap.tokens) {
+        (Some(max), _) if spent.usd > max => format!(
+            "{what} has spent ${:.4} on model calls, over its budget of ${max:.4} ({config_key}_usd)",
+            spent.usd
+        ),
+        (_, Some(max)) if spent.tokens > max => format!(
+            "{what} has used {} tokens, over its budget of {max} ({config_key}_tokens)",
+            spent.tokens
+        ),
+        _ => return None,
+    };
+    Some(Violation {
+        rule: RULE.into(),
+        message: format!("{message} in loom.toml; raise it and `loom resume`, or `loom abandon`"),
+        rows: spent.rows.clone(),
+    })
 }
 
 impl Rules for Budget {
     fn check(&self, _: &TickToken, view: &View) -> Result<Vec<Violation>, String> {
-        let mut spent = 0.0;
-        let mut rows = Vec::new();
+        let mut run = Spent::default();
+        let mut roles: BTreeMap<String, Spent> = BTreeMap::new();
         for l in view.ledger().map_err(|e| e.to_string())? {
             if l.status != LedgerStatus::Done {
                 continue;
             }
             let meta: serde_json::Value = serde_json::from_str(&l.meta).unwrap_or_default();
-            if let Some(c) = meta["cost_usd"].as_f64() {
-                spent += c;
-                rows.push(format!("ledger:{}#{}", l.key, l.attempt));
+            let usd = meta["cost_usd"].as_f64().unwrap_or(0.0);
+            let tokens = meta["input_tokens"].as_u64().unwrap_or(0)
+                + meta["output_tokens"].as_u64().unwrap_or(0);
+            if usd == 0.0 && tokens == 0 {
+                continue;
+            }
+            let row = format!("ledger:{}#{}", l.key, l.attempt);
+            let role = meta["role"].as_str().unwrap_or("").to_owned();
+            for s in [&mut run, roles.entry(role).or_default()] {
+                s.usd += usd;
+                s.tokens += tokens;
+                s.rows.push(row.clone());
             }
         }
-        if spent <= self.max_usd {
-            return Ok(Vec::new());
+        let mut out: Vec<Violation> = over("the run", &run, &self.run, "budget.max")
+            .into_iter()
+            .collect();
+        for (role, cap) in &self.roles {
+            if let Some(spent) = roles.get(role) {
+                let what = format!("agent role {role}");
+                let key = format!("agents.{role}.budget");
+                out.extend(over(&what, spent, cap, &key));
+            }
         }
-        Ok(vec![Violation {
-            rule: RULE.into(),
-            message: format!(
-                "the run has spent ${spent:.4} on model calls, over its budget of ${:.4} \
-                 (budget.max_usd in loom.toml); raise it and `loom resume`, or `loom abandon`",
-                self.max_usd
-            ),
-            rows,
-        }])
+        Ok(out)
     }
 }
 

@@ -33,7 +33,11 @@ pub struct AgentConfig {
     #[serde(default)]
     pub chain: Vec<String>,
     pub model: Option<String>,
+    /// Most output tokens one call may produce.
     pub max_tokens: Option<u32>,
+    /// This role's share of a run: US dollars, and tokens (input + output).
+    pub budget_usd: Option<f64>,
+    pub budget_tokens: Option<u64>,
 }
 
 /// What a run may spend on model calls, checked at every commit.
@@ -42,6 +46,8 @@ pub struct AgentConfig {
 pub struct BudgetConfig {
     /// US dollars per run; the tick whose result would take the run past it is refused.
     pub max_usd: Option<f64>,
+    /// Tokens (input + output) per run.
+    pub max_tokens: Option<u64>,
 }
 
 /// A model's price in US dollars per million tokens, for providers that report no cost.
@@ -126,10 +132,18 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, String> {
         let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        if let Some(m) = c.budget.max_usd.filter(|m| !(m.is_finite() && *m >= 0.0)) {
+        let bad = |m: &f64| !(m.is_finite() && *m >= 0.0);
+        if let Some(m) = c.budget.max_usd.filter(bad) {
             return Err(format!(
                 "budget.max_usd is {m}; it must be a non-negative number of dollars"
             ));
+        }
+        for (role, a) in &c.agents {
+            if let Some(m) = a.budget_usd.filter(bad) {
+                return Err(format!(
+                    "agents.{role}.budget_usd is {m}; it must be a non-negative number of dollars"
+                ));
+            }
         }
         for (model, p) in &c.prices {
             if !(p.input.is_finite() && p.input >= 0.0 && p.output.is_finite() && p.output >= 0.0) {
@@ -229,6 +243,8 @@ pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the v
 # tick whose result would take the run past it is refused and the run stops.
 # [budget]
 # max_usd = 5.0
+# max_tokens = 2000000     # input + output, all calls of the run
+# A role's own share: [agents.reviewer] budget_usd = 1.0, budget_tokens = 500000
 
 # Prices (US dollars per million tokens) for models whose provider reports no cost; a call's
 # cost is the provider's figure when it gives one, else tokens times this price.

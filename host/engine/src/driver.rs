@@ -53,11 +53,7 @@ impl Engine {
     ) -> Result<Option<TickRow>> {
         let token = tick.token();
         let step = meta.step.clone();
-        let budget = self
-            .config
-            .budget
-            .max_usd
-            .map(|max_usd| crate::budget::Budget { max_usd });
+        let budget = crate::budget::Budget::from_config(&self.config);
         let both;
         let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &budget) {
             (Some(b), Some(limit)) => {
