@@ -5,10 +5,14 @@ use loom_kernel::{Gate, RunStatus, TickKind, TickRow};
 use std::io::Write;
 use std::time::Instant;
 
-/// Prints each tick as it commits, and a live line while a long effect runs.
+/// Prints each tick as it commits, and a live line while a long effect runs: on a terminal the
+/// line is rewritten in place with the latest progress (tokens so far), at most ten times a
+/// second; into a pipe or file only the start and the end of the effect are written.
 #[derive(Default)]
 pub struct Printer {
     started: Option<Instant>,
+    line: String,
+    shown: Option<Instant>,
 }
 
 fn kind_label(kind: TickKind) -> &'static str {
@@ -43,21 +47,38 @@ impl Observer for Printer {
 
     fn effect_started(&mut self, step: &str, what: &str) {
         self.started = Some(Instant::now());
-        print!("  ...  {step}: {what}");
+        self.line = format!("  ...  {step}: {what}");
+        print!("{}", self.line);
         let _ = std::io::stdout().flush();
     }
 
     fn progress(&mut self, _step: &str, note: &str) {
-        print!(" · {note}");
-        let _ = std::io::stdout().flush();
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() {
+            return;
+        }
+        let due = self
+            .shown
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
+        if due {
+            self.shown = Some(Instant::now());
+            let secs = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+            // \r and "erase line": the line shows the newest progress only.
+            print!("\r\x1b[2K{} · {note} · {secs:.0}s", self.line);
+            let _ = std::io::stdout().flush();
+        }
     }
 
     fn effect_finished(&mut self, _step: &str) {
+        use std::io::IsTerminal;
         let secs = self
             .started
             .take()
             .map(|s| s.elapsed().as_secs_f64())
             .unwrap_or(0.0);
+        if self.shown.take().is_some() && std::io::stdout().is_terminal() {
+            print!("\r\x1b[2K{}", self.line);
+        }
         println!(" ({secs:.1}s)");
     }
 }
