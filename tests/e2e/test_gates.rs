@@ -96,3 +96,49 @@ fn touching_tests_forces_a_human_at_the_final_gate_even_when_autonomous() {
     );
     assert_replays_identically(&dir);
 }
+
+#[test]
+fn a_rule_refuses_a_human_accepting_with_a_blocking_finding_open_and_replay_reenacts_it() {
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("reviewer", &blocking_review()),
+    ]
+    .concat();
+    let (_tmp, dir) = project(
+        &config("supervised", "[bundle]\nmax-fix-rounds = 0"),
+        &replies,
+    );
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for even-length lists"]),
+        10,
+    );
+    let out = expect_code(&loom(&dir, &["approve", "accept"]), 4);
+    assert!(out.contains("no-blocking-at-accept"), "{out}");
+    // The refusal is recorded with what was refused; the gate stays open for another decision.
+    let s = status_json(&dir);
+    assert_eq!(s["pending_gates"][0]["name"], "accept");
+    let log: serde_json::Value =
+        serde_json::from_slice(&loom(&dir, &["log", "--json"]).stdout).unwrap();
+    let refused = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tick"]["kind"] == "violation")
+        .unwrap();
+    let changes: serde_json::Value =
+        serde_json::from_str(refused["tick"]["changes"].as_str().unwrap()).unwrap();
+    assert!(
+        changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["op"] == "refused" && c["changes"][0]["op"] == "gate-decide"),
+        "{changes}"
+    );
+    // The human changes their mind: the run ends as failed (no fix rounds left), and replays,
+    // refusal included.
+    let reject = ["reject", "accept", "--reason", "the finding is real"];
+    expect_code(&loom(&dir, &reject), 12);
+    assert_replays_identically(&dir);
+}

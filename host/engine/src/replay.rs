@@ -182,24 +182,17 @@ fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
             .map(|r| r.writes(run.last_seq + 1))
             .unwrap_or_default();
         match kind {
-            TickKind::Decision if decider.as_deref() == Some("human") => {
-                let Some((id_, approved, by, transport, note)) =
-                    writes.into_iter().find_map(|w| match w {
-                        Write::GateDecide {
-                            id,
-                            approved,
-                            by,
-                            transport,
-                            note,
-                            ..
-                        } => Some((id, approved, by, transport, note)),
-                        _ => None,
-                    })
-                else {
+            // A human's decision, taken or refused by a rule (a refused one is kept inside
+            // its violation tick).
+            TickKind::Decision | TickKind::Violation if decider.as_deref() == Some("human") => {
+                let Some((gate, approved, by, transport, note)) = human_decision(&writes) else {
                     return Ok(());
                 };
                 engine.set_transport(&transport);
-                engine.decide(&id_.to_string(), approved, note.as_deref(), &by)?;
+                let decided = engine.decide(&gate.to_string(), approved, note.as_deref(), &by);
+                if kind == TickKind::Decision {
+                    decided?;
+                }
             }
             TickKind::Resume => {
                 let via = summary
@@ -229,6 +222,22 @@ fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
             return Ok(());
         }
     }
+}
+
+/// The gate decision a tick's writes hold, directly or among the changes a rule refused.
+fn human_decision(writes: &[Write]) -> Option<(u64, bool, String, String, Option<String>)> {
+    writes.iter().find_map(|w| match w {
+        Write::GateDecide {
+            id,
+            approved,
+            by,
+            transport,
+            note,
+            ..
+        } => Some((*id, *approved, by.clone(), transport.clone(), note.clone())),
+        Write::Refused { changes } => human_decision(changes),
+        _ => None,
+    })
 }
 
 fn compare(

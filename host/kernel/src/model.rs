@@ -276,4 +276,9 @@ pub enum Write {
         message: String,
         rows: Vec<String>,
     },
+    /// In a violation tick: the changes the rules refused, kept for the record (they were
+    /// rolled back; nothing of them is in the state).
+    Refused {
+        changes: Vec<Write>,
+    },
 }

@@ -245,6 +245,12 @@ impl<'s> Replay<'s> {
                 .decide_gate(*id, *approved, *decider, by, transport, note.as_deref())
                 .map(|_| ()),
             Write::RunStatus { status, reason } => tick.set_status(*status, reason.as_deref()),
+            Write::Refused { changes } => {
+                tick.log(Write::Refused {
+                    changes: changes.clone(),
+                });
+                Ok(())
+            }
             Write::Violation {
                 rule,
                 message,

@@ -394,7 +394,7 @@ impl<'s> Tick<'s> {
     fn record_violation(mut self, meta: &TickMeta, violations: &[Violation]) -> Result<()> {
         query::exec(&self.store.conn, "BEGIN IMMEDIATE")?;
         self.open = true;
-        self.writes.clear();
+        let refused = std::mem::take(&mut self.writes);
         if let Some(r) = self.result.take() {
             self.write_result(
                 &r.key,
@@ -408,6 +408,7 @@ impl<'s> Tick<'s> {
         for v in violations {
             self.write_violation(meta.step.as_deref(), v)?;
         }
+        self.log(Write::Refused { changes: refused });
         let first = &violations[0];
         let reason = format!(
             "rule {} refused {}: {}",
