@@ -140,6 +140,10 @@ enum Command {
         /// Read this database file instead of the project's (e.g. a copy from another machine)
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Show every tick: its token, step, decider, ledger rows, whether it reproduced, and
+        /// the rules that fire on it
+        #[arg(long)]
+        ticks: bool,
         #[arg(long)]
         json: bool,
     },
@@ -355,6 +359,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             only,
             bundle,
             db,
+            ticks,
             json,
         } => {
             let (db, root, config) = match db {
@@ -380,6 +385,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 invariants: read(invariants, "invariants")?,
                 only,
                 bundle: read(bundle, "bundle")?,
+                ticks,
                 config,
                 root,
             };

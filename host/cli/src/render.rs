@@ -288,6 +288,36 @@ pub fn replay(reports: &[loom_engine::replay::RunReplay], json: bool) -> anyhow:
 
 fn replay_one(r: &loom_engine::replay::RunReplay) {
     let title = format!("run #{} (task #{} \"{}\")", r.run, r.task, r.title);
+    for t in &r.ticks {
+        let verdict = match t.reproduced {
+            Some(true) => "reproduced",
+            Some(false) => "DIFFERS",
+            None => "not reached",
+        };
+        println!(
+            "  #{:<3} {:<9} {:<10} {}",
+            t.seq,
+            t.kind,
+            t.step.as_deref().unwrap_or("-"),
+            t.summary.lines().next().unwrap_or("")
+        );
+        println!(
+            "        token {}·{}·{}ms{}  {verdict}",
+            r.run,
+            t.seq,
+            t.unix_ms,
+            t.decider
+                .as_deref()
+                .map(|d| format!("  decider {d}"))
+                .unwrap_or_default()
+        );
+        for l in &t.ledger {
+            println!("        ledger {l}");
+        }
+        for rule in &t.fired {
+            println!("        fires {rule}");
+        }
+    }
     match &r.divergence {
         None if r.identical => println!(
             "{title}: identical, {} ticks replayed in {} ms, no provider called",

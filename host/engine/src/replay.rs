@@ -23,6 +23,8 @@ pub struct ReplayOptions {
     pub only: bool,
     /// Re-execute with this bundle instead of the one each run recorded.
     pub bundle: Option<Vec<u8>>,
+    /// Report every tick, not only the first difference and the first firings.
+    pub ticks: bool,
     /// The project's configuration (its `max_ticks`, its commands), when replaying in one.
     pub config: Option<Config>,
     pub root: Option<PathBuf>,
@@ -76,6 +78,26 @@ pub struct RunReplay {
     /// Rules that could not be evaluated (trap, exhausted fuel), with the tick.
     pub faults: Vec<String>,
     pub millis: u64,
+    /// Tick by tick, when asked for (`--ticks`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ticks: Vec<TickVerdict>,
+}
+
+/// One recorded tick and what replaying it found.
+#[derive(Debug, Serialize)]
+pub struct TickVerdict {
+    pub seq: u64,
+    pub unix_ms: u64,
+    pub kind: String,
+    pub step: Option<String>,
+    pub decider: Option<String>,
+    pub summary: String,
+    /// The ledger rows (key and attempt) committed in this tick.
+    pub ledger: Vec<String>,
+    /// Whether re-executing reproduced it; `None` when the replay stopped before it.
+    pub reproduced: Option<bool>,
+    /// The rules that fire on the state this tick committed.
+    pub fired: Vec<String>,
 }
 
 /// Replays `runs` of the database at `db`, opened read-only (a project's `.loom/loom.db`
@@ -107,8 +129,8 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
     let mut out = Vec::new();
     for id in ids {
         let mut report = match &swapped {
-            Some(s) => replay_run(&store, id, &[("invariants", s)])?,
-            None => replay_run(&store, id, &[])?,
+            Some(s) => replay_run(&store, id, &[("invariants", s)], opts.ticks)?,
+            None => replay_run(&store, id, &[], opts.ticks)?,
         };
         if !opts.only {
             let wasm = match &opts.bundle {
@@ -130,6 +152,15 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
             };
             report.identical = report.divergence.is_none();
             report.millis += started.elapsed().as_millis() as u64;
+            let differs_at = report.divergence.as_ref().map(|d| d.seq);
+            for t in &mut report.ticks {
+                t.reproduced = match differs_at {
+                    None => Some(true),
+                    Some(d) if t.seq < d => Some(true),
+                    Some(d) if t.seq == d => Some(false),
+                    Some(_) => None,
+                };
+            }
         }
         out.push(report);
     }
@@ -291,7 +322,12 @@ fn bundle_wasm(store: &Store, run: u64) -> Result<Vec<u8>> {
     })?)
 }
 
-fn replay_run(store: &Store, id: u64, sets: &[(&str, &dyn Rules)]) -> Result<RunReplay> {
+fn replay_run(
+    store: &Store,
+    id: u64,
+    sets: &[(&str, &dyn Rules)],
+    per_tick: bool,
+) -> Result<RunReplay> {
     let started = Instant::now();
     let mut replay = Replay::new(store, id)?;
     let run = replay.run().clone();
@@ -307,6 +343,12 @@ fn replay_run(store: &Store, id: u64, sets: &[(&str, &dyn Rules)]) -> Result<Run
         firings: Vec::new(),
         faults: Vec::new(),
         millis: 0,
+        ticks: Vec::new(),
+    };
+    let ledger = if per_tick {
+        store.ledger(id)?
+    } else {
+        Vec::new()
     };
     let rules: Vec<&dyn Rules> = sets.iter().map(|(_, r)| *r).collect();
     loop {
@@ -327,6 +369,29 @@ fn replay_run(store: &Store, id: u64, sets: &[(&str, &dyn Rules)]) -> Result<Run
         };
         report.replayed_ticks += 1;
         let step = stepped.recorded.step.clone();
+        if per_tick {
+            let r = &stepped.recorded;
+            let fired = stepped
+                .verdicts
+                .iter()
+                .flat_map(|v| v.iter().flatten().map(|v| v.rule.clone()))
+                .collect();
+            report.ticks.push(TickVerdict {
+                seq: r.seq,
+                unix_ms: r.unix_ms,
+                kind: r.kind.as_str().into(),
+                step: r.step.clone(),
+                decider: r.decider.clone(),
+                summary: r.summary.clone(),
+                ledger: ledger
+                    .iter()
+                    .filter(|l| l.seq == r.seq)
+                    .map(|l| format!("{} attempt {} {}", l.key, l.attempt, l.status.as_str()))
+                    .collect(),
+                reproduced: None,
+                fired,
+            });
+        }
         for ((source, _), verdict) in sets.iter().zip(&stepped.verdicts) {
             match verdict {
                 Ok(violations) => {
