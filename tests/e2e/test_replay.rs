@@ -37,14 +37,21 @@ fn a_swapped_rule_is_reported_at_the_first_tick_it_would_have_fired() {
         (&"invariants".into(), &4.into())
     );
     // Tick by tick: each tick's token, decider, ledger rows, verdict and the rules firing on it.
-    let out = expect_code(&loom(&dir, &["replay", "--ticks", "--invariants", rules]), 14);
+    let out = expect_code(
+        &loom(&dir, &["replay", "--ticks", "--invariants", rules]),
+        14,
+    );
     let lines: Vec<&str> = out.lines().collect();
     let at = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap();
     let t3 = at("#3   gate-open plan");
     assert!(lines[t3 + 1].contains("token 1·3·") && lines[t3 + 1].contains("decider rule"));
     assert!(lines[t3 + 1].ends_with("reproduced") && !lines[t3 + 2].contains("fires"));
     let t4 = at("#4   decision  plan");
-    assert_eq!(lines[t4 + 2].trim(), "fires humans-decide-every-gate", "{out}");
+    assert_eq!(
+        lines[t4 + 2].trim(),
+        "fires humans-decide-every-gate",
+        "{out}"
+    );
     assert!(lines[at("#2   effect    plan") + 2].contains("ledger r1/plan#1 attempt 1 done"));
     // The bundle's own rules, evaluated again at every tick, fire nowhere.
     let o = loom(&dir, &["replay", "--json"]);

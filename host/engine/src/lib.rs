@@ -15,6 +15,7 @@ pub mod events;
 mod policy;
 pub mod project;
 mod recording;
+mod reexecute;
 pub mod replay;
 mod run_effect;
 mod template;

@@ -3,11 +3,8 @@
 //! database is never written (the re-execution happens in a scratch database in memory).
 
 use crate::error::Result;
-use crate::recording::Recording;
-use crate::{Config, Engine};
-use loom_kernel::{
-    first_difference, KernelError, Replay, Rules, RunStatus, Store, TickKind, TickRow, Write,
-};
+use crate::Config;
+use loom_kernel::{first_difference, KernelError, Replay, Rules, Store};
 use loom_runtime::{Limits, Runtime};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -141,7 +138,7 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
             // Two checks, the earlier finding wins: re-executing the bundle reproduces the
             // chain from the recorded inputs; re-deriving each tick from its change list
             // (above) also catches stored rows that no longer match the chain.
-            let rerun = reexecute(&store, id, &wasm, opts)?;
+            let rerun = crate::reexecute::reexecute(&store, id, &wasm, opts)?;
             report.divergence = match (report.divergence.take(), rerun) {
                 (Some(a), Some(b)) => Some(if a.seq < b.seq { a } else { b }),
                 (a, b) => a.or(b),
@@ -165,151 +162,6 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
         out.push(report);
     }
     Ok(out)
-}
-
-/// Re-executes run `id` with `wasm` and returns the first tick that differs from the recording.
-fn reexecute(
-    store: &Store,
-    id: u64,
-    wasm: &[u8],
-    opts: &ReplayOptions,
-) -> Result<Option<Divergence>> {
-    let mut recording = Recording::load(store, id)?;
-    recording.keep_identity = opts.bundle.is_some();
-    let recorded = recording.ticks.clone();
-    // Compiled bundles are cached in the project, as for a live run; the database is not
-    // touched.
-    let cache = opts
-        .root
-        .as_ref()
-        .map(|r| r.join(crate::project::DIR).join("cache"));
-    let root = opts.root.clone().unwrap_or_else(std::env::temp_dir);
-    let config = opts.config.clone().unwrap_or_default();
-    let mut engine = Engine::replaying(root, cache, config, recording)?;
-    let stopped = drive_recorded(&mut engine, id, wasm)
-        .err()
-        .map(|e| e.to_string());
-    let replayed = engine.store.ticks(id).unwrap_or_default();
-    Ok(compare(&recorded, &replayed, stopped))
-}
-
-/// Drives the replaying engine through the recording: the run itself, then each decision,
-/// resume or abandon that came from outside it.
-fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
-    engine.replay_start(wasm)?;
-    loop {
-        let run = engine.store.run(id)?;
-        let Some(next) = engine
-            .recording
-            .as_ref()
-            .and_then(|r| r.tick(run.last_seq + 1))
-        else {
-            return Ok(());
-        };
-        let (kind, decider, summary) = (next.kind, next.decider.clone(), next.summary.clone());
-        let writes = engine
-            .recording
-            .as_ref()
-            .map(|r| r.writes(run.last_seq + 1))
-            .unwrap_or_default();
-        match kind {
-            // A human's decision, taken or refused by a rule (a refused one is kept inside
-            // its violation tick).
-            TickKind::Decision | TickKind::Violation if decider.as_deref() == Some("human") => {
-                let Some((gate, approved, by, transport, note)) = human_decision(&writes) else {
-                    return Ok(());
-                };
-                engine.set_transport(&transport);
-                let decided = engine.decide(&gate.to_string(), approved, note.as_deref(), &by);
-                if kind == TickKind::Decision {
-                    decided?;
-                }
-            }
-            TickKind::Resume => {
-                let via = summary
-                    .strip_prefix("resumed via ")
-                    .and_then(|s| s.split(" after:").next())
-                    .unwrap_or("cli");
-                engine.set_transport(via);
-                engine.resume()?;
-            }
-            TickKind::Abandon => {
-                let via = summary
-                    .strip_prefix("abandoned via ")
-                    .and_then(|s| s.split(": ").next())
-                    .unwrap_or("cli");
-                let reason = writes.into_iter().find_map(|w| match w {
-                    Write::RunStatus { reason, .. } => reason,
-                    _ => None,
-                });
-                engine.set_transport(via);
-                engine.abandon(reason.as_deref())?;
-            }
-            _ if run.status == RunStatus::Running => engine.drive(id)?,
-            // The engine stopped where the recording went on: the comparison shows where.
-            _ => return Ok(()),
-        }
-        if engine.store.run(id)?.last_seq == run.last_seq {
-            return Ok(());
-        }
-    }
-}
-
-/// The gate decision a tick's writes hold, directly or among the changes a rule refused.
-fn human_decision(writes: &[Write]) -> Option<(u64, bool, String, String, Option<String>)> {
-    writes.iter().find_map(|w| match w {
-        Write::GateDecide {
-            id,
-            approved,
-            by,
-            transport,
-            note,
-            ..
-        } => Some((*id, *approved, by.clone(), transport.clone(), note.clone())),
-        Write::Refused { changes } => human_decision(changes),
-        _ => None,
-    })
-}
-
-fn compare(
-    recorded: &[TickRow],
-    replayed: &[TickRow],
-    stopped: Option<String>,
-) -> Option<Divergence> {
-    for (i, r) in recorded.iter().enumerate() {
-        match replayed.get(i) {
-            Some(p) => {
-                if let Some((what, a, b)) = first_difference(r, p) {
-                    return Some(Divergence {
-                        seq: r.seq,
-                        step: r.step.clone(),
-                        what,
-                        recorded: a,
-                        replayed: b,
-                    });
-                }
-            }
-            None => {
-                return Some(Divergence {
-                    seq: r.seq,
-                    step: r.step.clone(),
-                    what: "the whole tick".into(),
-                    recorded: format!("{} {}", r.kind.as_str(), r.summary),
-                    replayed: format!(
-                        "(none: the replay stopped{})",
-                        stopped.map(|s| format!(": {s}")).unwrap_or_default()
-                    ),
-                });
-            }
-        }
-    }
-    replayed.get(recorded.len()).map(|extra| Divergence {
-        seq: extra.seq,
-        step: extra.step.clone(),
-        what: "the whole tick".into(),
-        recorded: "(none: the recording ends before it)".into(),
-        replayed: format!("{} {}", extra.kind.as_str(), extra.summary),
-    })
 }
 
 fn bundle_wasm(store: &Store, run: u64) -> Result<Vec<u8>> {
