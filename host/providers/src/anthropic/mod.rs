@@ -74,6 +74,42 @@ impl Provider for AnthropicProvider {
         NAME
     }
 
+    /// Lists the models (`GET /v1/models`, free): the key works, and the model is among them.
+    fn check(&self) -> Result<String, ProviderError> {
+        http::off_runtime(&mut |_| {}, |_| {
+            let client = http::client(NAME)?;
+            let url = format!("{}/v1/models?limit=1000", self.base);
+            let errors = self.errors();
+            let request = client
+                .get(&url)
+                .header("x-api-key", self.key.expose())
+                .header("anthropic-version", API_VERSION);
+            let response = errors.send(request, &url, Duration::from_secs(15))?;
+            let text = http::read_body(&errors, response)?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| errors.malformed("the model list", &e, &text))?;
+            let ids: Vec<&str> = v["data"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|m| m["id"].as_str()).collect())
+                .unwrap_or_default();
+            let wanted = &self.model;
+            // Aliases name a family (`claude-sonnet-4-5`); the list holds dated ids.
+            if wanted.is_empty() || ids.iter().any(|id| id.starts_with(wanted.as_str())) {
+                Ok(format!(
+                    "key accepted at {}; {} model(s) listed",
+                    self.base,
+                    ids.len()
+                ))
+            } else {
+                Err(errors.permanent(format!(
+                    "the key works but no model {wanted} is listed at {}; listed: {}",
+                    self.base,
+                    ids.join(", ")
+                )))
+            }
+        })
+    }
+
     fn complete(
         &self,
         req: &Request,

@@ -293,3 +293,40 @@ fn stream_that_stalls_mid_answer_times_out() {
         started.elapsed()
     );
 }
+
+#[test]
+fn check_lists_models_with_the_key_and_names_a_missing_model() {
+    let models = r#"{"data":[{"type":"model","id":"claude-sonnet-4-5-20250929",
+        "display_name":"Claude Sonnet 4.5","created_at":"2025-09-29T00:00:00Z"},
+        {"type":"model","id":"claude-haiku-4-5-20251001","display_name":"Claude Haiku 4.5",
+        "created_at":"2025-10-01T00:00:00Z"}],"has_more":false,
+        "first_id":"claude-sonnet-4-5-20250929","last_id":"claude-haiku-4-5-20251001"}"#;
+    let unauthorized =
+        r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
+    let server = Server::start(vec![
+        Reply::json(200, models),
+        Reply::json(200, models),
+        Reply::json(401, unauthorized),
+    ]);
+    let found = provider(&server, "").check().unwrap();
+    assert!(found.contains("2 model(s)"), "{found}");
+    {
+        // The server records the next request under this lock: let go of it first.
+        let r = &server.requests()[0];
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("GET", "/v1/models?limit=1000")
+        );
+        assert_eq!(r.headers["x-api-key"], KEY);
+        assert!(r.headers.contains_key("anthropic-version"));
+    }
+    let opus = AnthropicProvider::from_spec(
+        &format!("claude-opus-4-1?base={}", server.base),
+        &env(&[(KEY_VAR, KEY)]),
+    )
+    .unwrap();
+    let err = opus.check().unwrap_err().to_string();
+    assert!(err.contains("no model claude-opus-4-1"), "{err}");
+    let err = provider(&server, "").check().unwrap_err();
+    assert!(matches!(err, ProviderError::Config { .. }), "{err}");
+}

@@ -143,6 +143,29 @@ impl Provider for OpenRouterProvider {
         NAME
     }
 
+    /// Asks about the key itself (`GET /api/v1/key`, free): accepted, and what credit is left.
+    fn check(&self) -> Result<String, ProviderError> {
+        http::off_runtime(&mut |_| {}, |_| {
+            let client = http::client(NAME)?;
+            let url = format!("{}/api/v1/key", self.base);
+            let request = client.get(&url).bearer_auth(self.key.expose());
+            let response = ERRORS.send(request, &url, Duration::from_secs(15))?;
+            let text = http::read_body(&ERRORS, response)?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| ERRORS.malformed("the key details", &e, &text))?;
+            let d = &v["data"];
+            let credit = match (d["limit"].as_f64(), d["limit_remaining"].as_f64()) {
+                (Some(limit), Some(left)) => format!("${left:.2} of ${limit:.2} left"),
+                _ => "no credit limit".into(),
+            };
+            Ok(format!(
+                "key {} accepted; ${:.2} used, {credit}",
+                d["label"].as_str().unwrap_or("?"),
+                d["usage"].as_f64().unwrap_or(0.0)
+            ))
+        })
+    }
+
     fn complete(
         &self,
         req: &Request,

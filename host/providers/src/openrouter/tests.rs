@@ -205,3 +205,27 @@ fn reset_and_timeout_are_transient() {
     assert!(err.message().contains("timed out"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn check_asks_about_the_key_and_reports_its_credit() {
+    let key = r#"{"data":{"label":"sk-or-v1-au7...890","limit":100,"limit_remaining":74.5,
+        "limit_reset":"monthly","usage":25.5,"usage_daily":25.5,"usage_weekly":25.5,
+        "usage_monthly":25.5,"is_free_tier":false,"is_provisioning_key":false}}"#;
+    let server = Server::start(vec![
+        Reply::json(200, key),
+        Reply::json(401, &error_body(401, "No auth credentials found")),
+    ]);
+    let found = provider(&server, "").check().unwrap();
+    assert!(
+        found.contains("sk-or-v1-au7...890") && found.contains("$74.50 of $100.00 left"),
+        "{found}"
+    );
+    {
+        // The server records the next request under this lock: let go of it first.
+        let r = &server.requests()[0];
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/api/v1/key"));
+        assert_eq!(r.headers["authorization"], format!("Bearer {KEY}"));
+    }
+    let err = provider(&server, "").check().unwrap_err();
+    assert!(matches!(err, ProviderError::Config { .. }), "{err}");
+}
