@@ -80,13 +80,21 @@ fn a_price_table_costs_calls_whose_provider_reports_none() {
 
 #[test]
 fn a_failing_provider_falls_back_to_the_next_in_the_chain() {
-    let down = ["planner", "implementer", "reviewer"]
-        .map(|r| {
-            format!(
-                "[[reply]]\nrole = \"{r}\"\nerror = \"transient\"\nretry_after_ms = 5\ntext = \"529 overloaded\"\n\n"
-            )
-        })
-        .concat();
+    // The planner meets an overloaded first provider; the implementer a permanent refusal.
+    let down = [
+        ("planner", "transient", "529 overloaded"),
+        ("implementer", "permanent", "400 invalid request"),
+        ("reviewer", "transient", "529 overloaded"),
+    ]
+    .map(|(r, kind, text)| {
+        let wait = if kind == "transient" {
+            "retry_after_ms = 5\n"
+        } else {
+            ""
+        };
+        format!("[[reply]]\nrole = \"{r}\"\nerror = \"{kind}\"\n{wait}text = \"{text}\"\n\n")
+    })
+    .concat();
     let cfg = "policy = \"supervised\"\n\
                default_chain = [\"scripted:.loom/down.toml\", \"scripted:.loom/replies.toml\"]\n\
                [commands]\ntest = \"python3 -m unittest -q\"\n";
@@ -107,6 +115,15 @@ fn a_failing_provider_falls_back_to_the_next_in_the_chain() {
         "{plan}"
     );
     assert!(attempts[0]["message"].as_str().unwrap().contains("529"));
+    // A permanent error falls back at once; the ledger row shows both calls.
+    let implement = &ledger_meta(&dir, "implement")[0];
+    let outcomes: Vec<&str> = implement["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["permanent", "ok"], "{implement}");
     // `loom log` shows each call behind the answer.
     let text_log = text(&loom(&dir, &["log"]));
     assert!(
