@@ -124,10 +124,19 @@ fn a_failing_provider_falls_back_to_the_next_in_the_chain() {
         .map(|a| a["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["permanent", "ok"], "{implement}");
-    // `loom log` shows each call behind the answer.
+    // Each failed call is a ledger row of its own, in the answer's tick: `loom log` shows why
+    // the fallback happened.
     let text_log = text(&loom(&dir, &["log"]));
+    for n in 1..=3 {
+        let row = format!(
+            "ledger r1/plan#1.1/call{n} attempt 1 agent-call failed: scripted: transient error: 529 overloaded"
+        );
+        assert!(text_log.contains(&row), "{row}\n{text_log}");
+    }
     assert!(
-        text_log.contains("call scripted (-): transient") && text_log.contains("529 overloaded"),
+        text_log.contains(
+            "ledger r1/implement#1.1/call1 attempt 1 agent-call failed: scripted: 400 invalid request"
+        ),
         "{text_log}"
     );
     assert_replays_identically(&dir);

@@ -227,20 +227,6 @@ pub fn log(entries: &[LogEntry]) {
                     meta["cost_source"].as_str().unwrap_or("?")
                 );
             }
-            // Each provider call behind the answer, so a fallback shows why it happened.
-            let calls = meta["attempts"].as_array().cloned().unwrap_or_default();
-            if calls.len() > 1 || calls.iter().any(|a| a["outcome"] != "ok") {
-                for a in calls {
-                    println!(
-                        "          call {} ({}): {} in {} ms: {}",
-                        a["provider"].as_str().unwrap_or("?"),
-                        a["model"].as_str().unwrap_or("-"),
-                        a["outcome"].as_str().unwrap_or("?"),
-                        a["latency_ms"].as_u64().unwrap_or(0),
-                        a["message"].as_str().unwrap_or("")
-                    );
-                }
-            }
         }
     }
 }

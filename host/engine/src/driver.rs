@@ -394,6 +394,35 @@ impl Engine {
             &p.summary,
             &p.meta.to_string(),
         )?;
+        // The provider calls that failed before one answered each get a ledger row, so the
+        // ledger itself shows why a fallback happened.
+        let calls = p.meta["attempts"].as_array().cloned().unwrap_or_default();
+        let run = tick.token().run;
+        let step = self
+            .store
+            .attempts(run, key)?
+            .into_iter()
+            .next()
+            .map(|l| l.step);
+        for (i, call) in calls.iter().enumerate() {
+            if call["outcome"] == "ok" {
+                continue;
+            }
+            // The message already names the provider and the kind of error.
+            let model = call["model"]
+                .as_str()
+                .map(|m| format!(" (model {m})"))
+                .unwrap_or_default();
+            let summary = format!("{}{model}", call["message"].as_str().unwrap_or("failed"));
+            tick.record_call(
+                &format!("{key}.{attempt}/call{}", i + 1),
+                step.as_deref().unwrap_or(""),
+                "agent-call",
+                LedgerStatus::Failed,
+                &summary,
+                &call.to_string(),
+            )?;
+        }
         Ok(())
     }
 

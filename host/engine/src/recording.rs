@@ -72,10 +72,15 @@ impl Recording {
     /// The transport recorded with the decision in tick `seq` (a live run records the one it
     /// was driven through, whoever decided).
     pub(crate) fn decision_transport(&self, seq: u64) -> Option<String> {
-        self.writes(seq).into_iter().find_map(|w| match w {
-            Write::GateDecide { transport, .. } => Some(transport),
-            _ => None,
-        })
+        fn find(writes: Vec<Write>) -> Option<String> {
+            writes.into_iter().find_map(|w| match w {
+                Write::GateDecide { transport, .. } => Some(transport),
+                // A decision a rule refused is kept inside its violation tick.
+                Write::Refused { changes } => find(changes),
+                _ => None,
+            })
+        }
+        find(self.writes(seq))
     }
 
     fn attempt(&self, key: &str, attempt: u32) -> Option<&LedgerRow> {

@@ -186,15 +186,21 @@ pub fn run_command(root: &Path, command: &str, timeout: Duration) -> Result<Comm
     })
 }
 
+/// Kills the command's process group (its pgid is its pid: `process_group(0)` above), so the
+/// test runner's children go too and leave no zombie holding the output pipe open. A direct
+/// system call: some `kill` binaries misread a negative pid (procps-ng 4.0.2 turns
+/// `kill -9 -1234` into `kill(-1)`, every process the user owns).
+#[cfg(unix)]
 fn kill_group(pid: u32) {
-    // The command runs in its own process group, so this reaches the test runner's children
-    // too and leaves no zombies holding the output pipe open.
-    let _ = Command::new("kill")
-        .arg("-9")
-        .arg(format!("-{pid}"))
-        .stderr(Stdio::null())
-        .status();
+    use rustix::process::{kill_process_group, Pid, Signal};
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        // An error means the group is already gone, which is the goal.
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
 }
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
 
 #[cfg(test)]
 mod tests {
@@ -244,5 +250,40 @@ mod tests {
         assert!(r.output_tail.contains("one") && r.output_tail.contains("two"));
         let r = run_command(dir.path(), "sleep 5", Duration::from_millis(200)).unwrap();
         assert!(r.timed_out && r.exit_code != 0);
+    }
+
+    /// A timeout kills the command's whole group, grandchildren included, and nothing else.
+    #[cfg(unix)]
+    #[test]
+    fn a_timeout_kills_the_command_group_and_only_it() {
+        let alive = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // Outside the command's group: must survive.
+        let mut canary = Command::new("sleep").arg("30").spawn().unwrap();
+        let r = run_command(
+            dir.path(),
+            "sleep 30 & echo $! > grandchild.txt; wait",
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        assert!(r.timed_out);
+        let grandchild = std::fs::read_to_string(dir.path().join("grandchild.txt")).unwrap();
+        let start = std::time::Instant::now();
+        while alive(grandchild.trim()) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !alive(grandchild.trim()),
+            "the grandchild outlived the timeout"
+        );
+        assert!(
+            alive(&canary.id().to_string()),
+            "a process outside the group was killed"
+        );
+        let _ = canary.kill();
+        let _ = canary.wait();
     }
 }

@@ -276,6 +276,15 @@ pub enum Write {
         message: String,
         rows: Vec<String>,
     },
+    /// A try made inside an effect (one provider of a fallback chain, say), recorded under a
+    /// key of its own in the tick of the effect's result.
+    Call {
+        key: String,
+        step: String,
+        kind: String,
+        status: LedgerStatus,
+        summary: String,
+    },
     /// In a violation tick: the changes the rules refused, kept for the record (they were
     /// rolled back; nothing of them is in the state).
     Refused {

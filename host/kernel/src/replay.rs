@@ -83,7 +83,7 @@ impl<'s> Replay<'s> {
             seq: recorded.seq,
             unix_ms: recorded.unix_ms,
         };
-        self.copy_intents(recorded.seq).map_err(at)?;
+        self.copy_intents(recorded.seq, &writes).map_err(at)?;
         let mut tick = match writes.first() {
             Some(Write::RunStart {
                 task,
@@ -131,8 +131,18 @@ impl<'s> Replay<'s> {
 
     /// Intents are committed before their tick, outside the chain: put the ones recorded for
     /// tick `seq` in place, as they were when the tick began.
-    fn copy_intents(&self, seq: u64) -> Result<()> {
-        for l in self.ledger.iter().filter(|l| l.seq == seq) {
+    fn copy_intents(&self, seq: u64, writes: &[Write]) -> Result<()> {
+        // Rows the tick itself writes (calls inside an effect) are not intents.
+        let written = |key: &str| {
+            writes
+                .iter()
+                .any(|w| matches!(w, Write::Call { key: k, .. } if k == key))
+        };
+        for l in self
+            .ledger
+            .iter()
+            .filter(|l| l.seq == seq && !written(&l.key))
+        {
             let status = match l.status {
                 LedgerStatus::Failed => LedgerStatus::Failed,
                 _ => LedgerStatus::Intent,
@@ -245,6 +255,20 @@ impl<'s> Replay<'s> {
                 .decide_gate(*id, *approved, *decider, by, transport, note.as_deref())
                 .map(|_| ()),
             Write::RunStatus { status, reason } => tick.set_status(*status, reason.as_deref()),
+            Write::Call {
+                key,
+                step,
+                kind,
+                status,
+                summary,
+            } => {
+                let meta = self
+                    .ledger
+                    .iter()
+                    .find(|l| &l.key == key)
+                    .map_or("{}", |l| l.meta.as_str());
+                tick.record_call(key, step, kind, *status, summary, meta)
+            }
             Write::Refused { changes } => {
                 tick.log(Write::Refused {
                     changes: changes.clone(),

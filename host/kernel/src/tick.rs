@@ -236,6 +236,45 @@ impl<'s> Tick<'s> {
         Ok(hash)
     }
 
+    /// Records a try made inside an effect under its own ledger key (attempt 1), with what it
+    /// came to: one provider call of a fallback chain, say. `meta` is kept in the row.
+    pub fn record_call(
+        &mut self,
+        key: &str,
+        step: &str,
+        kind: &str,
+        status: LedgerStatus,
+        summary: &str,
+        meta: &str,
+    ) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO ledger (key, attempt, run_id, seq, step, kind, retry_safe, status, \
+                 summary, meta, intent_ms, result_ms) VALUES (?1, 1, ?2, ?3, ?4, ?5, 1, ?6, ?7, \
+                 ?8, ?9, ?9)",
+            )?
+            .execute(params![
+                key,
+                self.run_id(),
+                self.token.seq as i64,
+                step,
+                kind,
+                status.as_str(),
+                summary,
+                meta,
+                self.token.unix_ms as i64
+            ])?;
+        self.log(Write::Call {
+            key: key.to_owned(),
+            step: step.to_owned(),
+            kind: kind.to_owned(),
+            status,
+            summary: summary.to_owned(),
+        });
+        Ok(())
+    }
+
     /// Marks earlier attempts at `key` that never finished as superseded by a new attempt.
     pub fn supersede(&mut self, key: &str, attempt: u32) -> Result<()> {
         self.store
