@@ -258,7 +258,7 @@ mod tests {
     fn a_timeout_kills_the_command_group_and_only_it() {
         let alive = |pid: &str| {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+                .is_ok_and(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
         };
         let dir = tempfile::tempdir().unwrap();
         // Outside the command's group: must survive.
