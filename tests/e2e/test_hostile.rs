@@ -42,6 +42,8 @@ fn hostile_bundles_stop_cleanly_and_loom_keeps_working() {
             expect_code(&loom(&dir, &["abandon"]), 0);
         }
     }
+    // Each hostile run replays to the same clean stop: fuel and memory limits are deterministic.
+    assert_replays_identically(&dir);
     let o = loom(&dir, &["bundle", "check", b]);
     let out = expect_code(&o, 0);
     assert!(
