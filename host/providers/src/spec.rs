@@ -72,6 +72,28 @@ impl Options {
         self.values.get(key).map(String::as_str)
     }
 
+    /// The environment variable holding the key: option `key_env`, else `default`. Only the
+    /// variable's name is ever in a spec, never the key.
+    pub fn key_env(&self, provider: &str, default: &str) -> Result<String, ProviderError> {
+        let Some(name) = self.get("key_env") else {
+            return Ok(default.to_string());
+        };
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            Ok(name.to_string())
+        } else {
+            Err(config(
+                provider,
+                format!("key_env={name:?} is not an environment variable name"),
+                "write the variable's name in capitals, e.g. key_env=WORK_ANTHROPIC_KEY".into(),
+            ))
+        }
+    }
+
     /// A boolean option: `true`/`false`/`1`/`0`, else `default`.
     pub fn flag(&self, key: &str, default: bool) -> Result<bool, ProviderError> {
         match self.get(key) {

@@ -19,7 +19,7 @@ pub const BASE_VAR: &str = "ANTHROPIC_BASE_URL";
 pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
 /// The API version loom speaks; what Claude Code itself still sends.
 pub const API_VERSION: &str = "2023-06-01";
-const OPTIONS: &[&str] = &["base", "stream", "timeout_ms", "beta"];
+const OPTIONS: &[&str] = &["base", "stream", "timeout_ms", "beta", "key_env"];
 
 /// A provider calling the Messages API with a key from `ANTHROPIC_API_KEY`.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub struct AnthropicProvider {
     model: String,
     base: String,
     key: Secret,
+    /// The environment variable the key came from (for hints; never the key).
+    key_var: String,
     stream: bool,
     /// `anthropic-beta` header value, if any (comma list).
     beta: Option<String>,
@@ -36,9 +38,11 @@ pub struct AnthropicProvider {
 impl AnthropicProvider {
     pub(crate) fn from_spec(arg: &str, env: Env<'_>) -> Result<AnthropicProvider, ProviderError> {
         let options = Options::parse(NAME, arg, OPTIONS)?;
+        let key_var = options.key_env(NAME, KEY_VAR)?;
         Ok(AnthropicProvider {
             base: options.base_url(env, BASE_VAR, DEFAULT_BASE),
-            key: Secret::from_env(NAME, env, KEY_VAR)?,
+            key: Secret::from_env(NAME, env, &key_var)?,
+            key_var,
             stream: options.flag("stream", false)?,
             beta: options.get("beta").map(str::to_string),
             timeout_cap: options.timeout_cap()?,
@@ -46,10 +50,10 @@ impl AnthropicProvider {
         })
     }
 
-    fn errors(&self) -> Errors<'static> {
+    fn errors(&self) -> Errors<'_> {
         Errors {
             provider: NAME,
-            key_var: Some(KEY_VAR),
+            key_var: Some(&self.key_var),
             message: error_message,
         }
     }

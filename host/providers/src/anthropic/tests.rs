@@ -330,3 +330,26 @@ fn check_lists_models_with_the_key_and_names_a_missing_model() {
     let err = provider(&server, "").check().unwrap_err();
     assert!(matches!(err, ProviderError::Config { .. }), "{err}");
 }
+
+#[test]
+fn key_env_names_another_variable_and_hints_name_it() {
+    let body =
+        r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
+    let server = Server::start(vec![Reply::json(401, body)]);
+    let arg = format!(
+        "claude-sonnet-4-5?base={}&key_env=WORK_ANTHROPIC_KEY",
+        server.base
+    );
+    // The default variable alone does not do: the named one is required.
+    let err = AnthropicProvider::from_spec(&arg, &env(&[(KEY_VAR, KEY)])).unwrap_err();
+    assert!(err.to_string().contains("WORK_ANTHROPIC_KEY"), "{err}");
+    let p = AnthropicProvider::from_spec(&arg, &env(&[("WORK_ANTHROPIC_KEY", KEY)])).unwrap();
+    let err = run(&p, SECOND).0.unwrap_err();
+    assert!(err.hint().unwrap().contains("WORK_ANTHROPIC_KEY"), "{err}");
+    assert_eq!(server.requests()[0].headers["x-api-key"], KEY);
+    let bad = AnthropicProvider::from_spec("m?key_env=sk-ant-123", &env(&[])).unwrap_err();
+    assert!(
+        bad.to_string().contains("not an environment variable name"),
+        "{bad}"
+    );
+}

@@ -20,6 +20,7 @@ pub const DEFAULT_BASE: &str = "https://openrouter.ai";
 /// shows for its attribution.
 pub const DEFAULT_TITLE: &str = "loom";
 const OPTIONS: &[&str] = &[
+    "key_env",
     "base",
     "stream",
     "timeout_ms",
@@ -36,6 +37,8 @@ pub struct OpenRouterProvider {
     fallbacks: Vec<String>,
     base: String,
     key: Secret,
+    /// The environment variable the key came from (for hints; never the key).
+    key_var: String,
     stream: bool,
     referer: Option<String>,
     title: String,
@@ -45,6 +48,7 @@ pub struct OpenRouterProvider {
 impl OpenRouterProvider {
     pub(crate) fn from_spec(arg: &str, env: Env<'_>) -> Result<OpenRouterProvider, ProviderError> {
         let options = Options::parse(NAME, arg, OPTIONS)?;
+        let key_var = options.key_env(NAME, KEY_VAR)?;
         let base = options.base_url(env, BASE_VAR, DEFAULT_BASE);
         // Accept the OpenAI-SDK habit of putting the API prefix in the base, too.
         let base = base.strip_suffix("/api/v1").unwrap_or(&base).to_string();
@@ -60,7 +64,8 @@ impl OpenRouterProvider {
                 })
                 .unwrap_or_default(),
             base,
-            key: Secret::from_env(NAME, env, KEY_VAR)?,
+            key: Secret::from_env(NAME, env, &key_var)?,
+            key_var,
             stream: options.flag("stream", false)?,
             referer: options.get("referer").map(str::to_string),
             title: options.get("title").unwrap_or(DEFAULT_TITLE).to_string(),
@@ -138,6 +143,16 @@ pub(crate) fn chat_messages(req: &Request) -> Vec<Value> {
     system.chain(rest).collect()
 }
 
+impl OpenRouterProvider {
+    /// [`ERRORS`] naming the variable this provider's key came from.
+    fn errors(&self) -> Errors<'_> {
+        Errors {
+            key_var: Some(&self.key_var),
+            ..ERRORS
+        }
+    }
+}
+
 impl Provider for OpenRouterProvider {
     fn name(&self) -> &str {
         NAME
@@ -149,7 +164,7 @@ impl Provider for OpenRouterProvider {
             let client = http::client(NAME)?;
             let url = format!("{}/api/v1/key", self.base);
             let request = client.get(&url).bearer_auth(self.key.expose());
-            let response = ERRORS.send(request, &url, Duration::from_secs(15))?;
+            let response = self.errors().send(request, &url, Duration::from_secs(15))?;
             let text = http::read_body(&ERRORS, response)?;
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| ERRORS.malformed("the key details", &e, &text))?;
@@ -215,7 +230,8 @@ impl OpenRouterProvider {
             provider: NAME.to_string(),
             model: model.clone(),
         });
-        let response = ERRORS
+        let response = self
+            .errors()
             .send(request, &url, timeout)
             .map_err(moderation_is_permanent)?;
         if self.stream {
