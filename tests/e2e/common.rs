@@ -160,3 +160,31 @@ pub fn wait_for_intent(dir: &Path, step: &str, deadline: Duration) -> bool {
     }
     false
 }
+
+/// An empty git repository at `<tmp>/p` and the testkit bundle written beside it, for
+/// scenarios the `code` bundle cannot stage. Returns (repository, bundle path).
+pub fn testkit_project(tmp: &Path) -> (PathBuf, PathBuf) {
+    let bundle = tmp.join("testkit.wasm");
+    std::fs::write(&bundle, loom_guests::TESTKIT).expect("write testkit");
+    let dir = tmp.join("p");
+    std::fs::create_dir(&dir).expect("mkdir");
+    git(&dir, &["init", "-q"]);
+    (dir, bundle)
+}
+
+/// Starts `loom ARGS` in `dir`, waits until `step`'s effect is under way, and SIGKILLs it.
+pub fn kill_during(dir: &Path, args: &[&str], step: &str) {
+    let mut child = Command::new(LOOM)
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start loom");
+    assert!(
+        wait_for_intent(dir, step, Duration::from_secs(60)),
+        "the {step} step never started"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}

@@ -1,6 +1,4 @@
 use crate::common::*;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 #[test]
 fn sigkill_during_a_step_then_resume_calls_each_reply_once_per_committed_step() {
@@ -16,19 +14,11 @@ fn sigkill_during_a_step_then_resume_calls_each_reply_once_per_committed_step() 
     .concat();
     let (_tmp, dir) = project(&config("supervised", ""), &replies);
 
-    let mut child = Command::new(LOOM)
-        .args(["run", "Fix median() for even-length lists"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for_intent(&dir, "implement", Duration::from_secs(60)),
-        "the implement step never started"
+    kill_during(
+        &dir,
+        &["run", "Fix median() for even-length lists"],
+        "implement",
     );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 
     let s = status_json(&dir);
     assert_eq!(
@@ -88,11 +78,7 @@ fn sigkill_during_a_step_then_resume_calls_each_reply_once_per_committed_step() 
 #[test]
 fn sigkill_during_an_effect_that_is_not_retry_safe_holds_it_for_a_human() {
     let tmp = tempfile::tempdir().unwrap();
-    let bundle = tmp.path().join("testkit.wasm");
-    std::fs::write(&bundle, loom_guests::TESTKIT).unwrap();
-    let dir = tmp.path().join("p");
-    std::fs::create_dir(&dir).unwrap();
-    git(&dir, &["init", "-q"]);
+    let (dir, bundle) = testkit_project(tmp.path());
     std::fs::write(
         dir.join("replies.toml"),
         "log = \"calls.jsonl\"\n\n[[reply]]\nrole = \"worker\"\ndelay_ms = 1500\ntext = \"edited\"\n",
@@ -104,24 +90,8 @@ fn sigkill_during_an_effect_that_is_not_retry_safe_holds_it_for_a_human() {
     )
     .unwrap();
     // The testkit's agent step edits the tree when the task says so: not retry-safe.
-    let mut child = Command::new(LOOM)
-        .args([
-            "run",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "edits:tree tidy up",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for_intent(&dir, "work", Duration::from_secs(60)),
-        "the work step never started"
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let b = bundle.to_str().unwrap();
+    kill_during(&dir, &["run", "--bundle", b, "edits:tree tidy up"], "work");
     let s = status_json(&dir);
     assert_eq!(s["uncertain"].as_array().unwrap().len(), 1, "{s}");
 

@@ -4,11 +4,7 @@ use crate::common::*;
 #[test]
 fn hostile_bundles_stop_cleanly_and_loom_keeps_working() {
     let tmp = tempfile::tempdir().unwrap();
-    let bundle = tmp.path().join("testkit.wasm");
-    std::fs::write(&bundle, loom_guests::TESTKIT).unwrap();
-    let dir = tmp.path().join("p");
-    std::fs::create_dir(&dir).unwrap();
-    git(&dir, &["init", "-q"]);
+    let (dir, bundle) = testkit_project(tmp.path());
     std::fs::write(dir.join("none.toml"), "").unwrap();
     let b = bundle.to_str().unwrap();
     for (title, needle) in [
