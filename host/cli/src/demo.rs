@@ -97,6 +97,7 @@ pub fn run(dir: Option<PathBuf>, approve: bool) -> Result<u8> {
     println!("look around:  cd {}", dir.display());
     println!("              loom log       # every tick, its token, hash and ledger rows");
     println!("              git diff       # what the agents changed");
+    println!("              loom replay    # re-run it from the record: no model is called");
     if code == exit::WAITING {
         println!("              loom approve accept   # finish the run");
     }
