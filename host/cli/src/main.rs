@@ -4,10 +4,10 @@
 mod demo;
 mod demo_files;
 mod render;
+mod replay_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use loom_engine::replay::{replay, ReplayOptions, Runs};
 use loom_engine::{project, DriveReport, Engine, EngineError, ErrorKind};
 use loom_kernel::RunStatus;
 use std::path::{Path, PathBuf};
@@ -118,35 +118,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Re-derive recorded runs (no provider, command or patch runs) and evaluate rules at every
-    /// tick's commit point: "would this rule have caught it?"
-    Replay {
-        /// Which run (default: the newest)
-        run: Option<u64>,
-        /// Every run of the project (with --since: from that run id on)
-        #[arg(long, conflicts_with = "run")]
-        all: bool,
-        #[arg(long, requires = "all")]
-        since: Option<u64>,
-        /// A component of the `invariants` world to evaluate at every tick
-        #[arg(long)]
-        invariants: Option<PathBuf>,
-        /// Only evaluate --invariants on the recorded trajectory; do not re-run the bundle
-        #[arg(long, requires = "invariants", conflicts_with = "bundle")]
-        only: bool,
-        /// Re-run the recording with this bundle instead of the one it was recorded with
-        #[arg(long)]
-        bundle: Option<PathBuf>,
-        /// Read this database file instead of the project's (e.g. a copy from another machine)
-        #[arg(long)]
-        db: Option<PathBuf>,
-        /// Show every tick: its token, step, decider, ledger rows, whether it reproduced, and
-        /// the rules that fire on it
-        #[arg(long)]
-        ticks: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Re-run recorded runs from the record (no provider, command or patch runs), check every
+    /// tick reproduces, and evaluate other rules at each commit: "would this rule have caught it?"
+    Replay(replay_cmd::ReplayArgs),
     /// Run the `code` bundle on a throwaway repository with a real bug, offline
     Demo {
         /// Where to create the demo repository (default: a new temporary directory)
@@ -351,47 +325,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(code)
         }
-        Command::Replay {
-            run,
-            all,
-            since,
-            invariants,
-            only,
-            bundle,
-            db,
-            ticks,
-            json,
-        } => {
-            let (db, root, config) = match db {
-                Some(d) => (d, None, None),
-                None => {
-                    let root = root(&cli.project)?;
-                    let config = loom_engine::Config::load(&root)?;
-                    (project::db_path(&root), Some(root), Some(config))
-                }
-            };
-            let runs = match (run, all) {
-                (Some(r), _) => Runs::One(r),
-                (None, true) => Runs::All { since },
-                (None, false) => Runs::Latest,
-            };
-            let read = |p: Option<PathBuf>, what: &str| -> Result<Option<Vec<u8>>> {
-                p.map(|p| {
-                    std::fs::read(&p).with_context(|| format!("cannot read {what} {}", p.display()))
-                })
-                .transpose()
-            };
-            let opts = ReplayOptions {
-                invariants: read(invariants, "invariants")?,
-                only,
-                bundle: read(bundle, "bundle")?,
-                ticks,
-                config,
-                root,
-            };
-            let reports = replay(&db, runs, &opts)?;
-            render::replay(&reports, json)
-        }
+        Command::Replay(args) => replay_cmd::run(args, &cli.project),
         Command::Demo { dir, approve } => demo::run(dir, approve),
         Command::Providers {
             command: ProvidersCommand::Check { json },

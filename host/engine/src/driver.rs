@@ -371,61 +371,6 @@ impl Engine {
         }
     }
 
-    fn record(
-        &self,
-        tick: &mut Tick<'_>,
-        key: &str,
-        attempt: u32,
-        p: &Performed,
-        supersede: Option<u32>,
-    ) -> Result<()> {
-        if let Some(a) = supersede {
-            tick.supersede(key, a)?;
-        }
-        for b in &p.blobs {
-            tick.put_blob(b)?;
-        }
-        let outcome = serde_json::to_vec(&p.outcome)
-            .map_err(|e| crate::EngineError::Effect(e.to_string()))?;
-        tick.record_result(
-            key,
-            attempt,
-            Some(&outcome),
-            &p.summary,
-            &p.meta.to_string(),
-        )?;
-        // The provider calls that failed before one answered each get a ledger row, so the
-        // ledger itself shows why a fallback happened.
-        let calls = p.meta["attempts"].as_array().cloned().unwrap_or_default();
-        let run = tick.token().run;
-        let step = self
-            .store
-            .attempts(run, key)?
-            .into_iter()
-            .next()
-            .map(|l| l.step);
-        for (i, call) in calls.iter().enumerate() {
-            if call["outcome"] == "ok" {
-                continue;
-            }
-            // The message already names the provider and the kind of error.
-            let model = call["model"]
-                .as_str()
-                .map(|m| format!(" (model {m})"))
-                .unwrap_or_default();
-            let summary = format!("{}{model}", call["message"].as_str().unwrap_or("failed"));
-            tick.record_call(
-                &format!("{key}.{attempt}/call{}", i + 1),
-                step.as_deref().unwrap_or(""),
-                "agent-call",
-                LedgerStatus::Failed,
-                &summary,
-                &call.to_string(),
-            )?;
-        }
-        Ok(())
-    }
-
     fn effect_step(&self, bundle: &Bundle, token: TickToken, es: EffectStep) -> Result<()> {
         let step = es.step.clone();
         // The n-th execution of a step has key r<run>/<step>#<n>: stable across crashes and

@@ -7,12 +7,69 @@ use crate::error::Result;
 use crate::recording::RecordedEffect;
 use crate::Engine;
 use loom_kernel::{
-    Decider, GateStatus, Intent, LedgerStatus, RunStatus, TickKind, TickMeta, TickToken,
+    Decider, GateStatus, Intent, LedgerStatus, RunStatus, Tick, TickKind, TickMeta, TickToken,
 };
 use loom_runtime::Bundle;
 use serde_json::json;
 
 impl Engine {
+    /// Writes a performed effect's result into `tick`, with a row for each provider call that
+    /// failed before one answered.
+    pub(crate) fn record(
+        &self,
+        tick: &mut Tick<'_>,
+        key: &str,
+        attempt: u32,
+        p: &Performed,
+        supersede: Option<u32>,
+    ) -> Result<()> {
+        if let Some(a) = supersede {
+            tick.supersede(key, a)?;
+        }
+        for b in &p.blobs {
+            tick.put_blob(b)?;
+        }
+        let outcome = serde_json::to_vec(&p.outcome)
+            .map_err(|e| crate::EngineError::Effect(e.to_string()))?;
+        tick.record_result(
+            key,
+            attempt,
+            Some(&outcome),
+            &p.summary,
+            &p.meta.to_string(),
+        )?;
+        // The provider calls that failed before one answered each get a ledger row, so the
+        // ledger itself shows why a fallback happened.
+        let calls = p.meta["attempts"].as_array().cloned().unwrap_or_default();
+        let run = tick.token().run;
+        let step = self
+            .store
+            .attempts(run, key)?
+            .into_iter()
+            .next()
+            .map(|l| l.step);
+        for (i, call) in calls.iter().enumerate() {
+            if call["outcome"] == "ok" {
+                continue;
+            }
+            // The message already names the provider and the kind of error.
+            let model = call["model"]
+                .as_str()
+                .map(|m| format!(" (model {m})"))
+                .unwrap_or_default();
+            let summary = format!("{}{model}", call["message"].as_str().unwrap_or("failed"));
+            tick.record_call(
+                &format!("{key}.{attempt}/call{}", i + 1),
+                step.as_deref().unwrap_or(""),
+                "agent-call",
+                LedgerStatus::Failed,
+                &summary,
+                &call.to_string(),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Runs an effect under `key` with an intent row committed first. `None` when the run
     /// stopped or now waits instead (uncertain effect held, or the effect failed).
     pub(crate) fn run_effect(

@@ -9,6 +9,7 @@
 //! The kernel knows nothing of how bundles are loaded, what effects are performed with, or what
 //! a run's words mean: those are the engine's, the runtime's and the bundle's.
 
+mod commit;
 mod error;
 pub mod hash;
 mod model;
@@ -21,11 +22,12 @@ mod token;
 mod verify;
 mod view;
 
+pub use commit::tick_hash;
 pub use error::{KernelError, Result};
 pub use model::*;
 pub use replay::{first_difference, Replay, Replayed};
 pub use store::{Durability, Intent, NewRun, Store};
-pub use tick::{tick_hash, Rules, Tick, TickMeta, GENESIS};
+pub use tick::{Rules, Tick, TickMeta, GENESIS};
 pub use verify::{verify_chain, ChainBreak};
 pub use view::View;
 

@@ -2,7 +2,7 @@
 //! change list; `commit` runs the rules inside the transaction, then chains and commits.
 
 use crate::error::{KernelError, Result};
-use crate::hash::{sha256_hex, Sha256};
+use crate::hash::sha256_hex;
 use crate::model::*;
 use crate::query;
 use crate::store::Store;
@@ -51,12 +51,12 @@ impl TickMeta {
 }
 
 /// A ledger result kept in memory, so a refused tick can still record that its effect ran.
-struct PendingResult {
-    key: String,
-    attempt: u32,
-    data: Option<Vec<u8>>,
-    summary: String,
-    meta: String,
+pub(crate) struct PendingResult {
+    pub(crate) key: String,
+    pub(crate) attempt: u32,
+    pub(crate) data: Option<Vec<u8>>,
+    pub(crate) summary: String,
+    pub(crate) meta: String,
 }
 
 /// The genesis link of every run's chain.
@@ -64,13 +64,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 #[must_use = "a tick that is not committed rolls back"]
 pub struct Tick<'s> {
-    store: &'s Store,
-    token: TickToken,
-    writes: Vec<Write>,
-    result: Option<PendingResult>,
+    pub(crate) store: &'s Store,
+    pub(crate) token: TickToken,
+    pub(crate) writes: Vec<Write>,
+    pub(crate) result: Option<PendingResult>,
     /// The hash of the run's previous tick, read when the transaction opened.
-    prev_hash: String,
-    open: bool,
+    pub(crate) prev_hash: String,
+    pub(crate) open: bool,
 }
 
 impl<'s> Tick<'s> {
@@ -108,7 +108,7 @@ impl<'s> Tick<'s> {
         &self.writes
     }
 
-    fn run_id(&self) -> i64 {
+    pub(crate) fn run_id(&self) -> i64 {
         self.token.run as i64
     }
 
@@ -404,178 +404,10 @@ impl<'s> Tick<'s> {
         });
         Ok(())
     }
-
-    /// Runs `rules` against the tick's state inside the open transaction, then commits.
-    ///
-    /// On a violation the tick rolls back; the violation (and, if the tick carried an effect's
-    /// result, that result, marked refused) is recorded in a tick of its own, and
-    /// `KernelError::Violated` is returned. If the rules cannot be evaluated, the tick rolls
-    /// back and `KernelError::Rules` is returned; nothing is written.
-    pub fn commit(mut self, meta: TickMeta, rules: Option<&dyn Rules>) -> Result<TickRow> {
-        if let Some(rules) = rules {
-            let verdict = rules.check(&self.token, &self.view());
-            match verdict {
-                Ok(v) if v.is_empty() => {}
-                Ok(violations) => {
-                    self.rollback();
-                    self.record_violation(&meta, &violations)?;
-                    return Err(KernelError::Violated(violations));
-                }
-                Err(fault) => {
-                    self.rollback();
-                    return Err(KernelError::Rules(fault));
-                }
-            }
-        }
-        self.finish(meta)
-    }
-
-    fn record_violation(mut self, meta: &TickMeta, violations: &[Violation]) -> Result<()> {
-        query::exec(&self.store.conn, "BEGIN IMMEDIATE")?;
-        self.open = true;
-        let refused = std::mem::take(&mut self.writes);
-        if let Some(r) = self.result.take() {
-            self.write_result(
-                &r.key,
-                r.attempt,
-                LedgerStatus::Refused,
-                r.data.as_deref(),
-                &r.summary,
-                &r.meta,
-            )?;
-        }
-        for v in violations {
-            self.write_violation(meta.step.as_deref(), v)?;
-        }
-        self.log(Write::Refused { changes: refused });
-        let first = &violations[0];
-        let reason = format!(
-            "rule {} refused {}: {}",
-            first.rule, meta.summary, first.message
-        );
-        self.set_status(meta.on_violation, Some(&reason))?;
-        let vmeta = TickMeta {
-            kind: TickKind::Violation,
-            step: meta.step.clone(),
-            decider: meta.decider.clone(),
-            summary: reason,
-            on_violation: meta.on_violation,
-        };
-        self.finish(vmeta).map(|_| ())
-    }
-
-    /// Records that rule `v` refused this tick's step.
-    pub(crate) fn write_violation(&mut self, step: Option<&str>, v: &Violation) -> Result<()> {
-        let rows = serde_json::to_string(&v.rows)
-            .map_err(|e| KernelError::Corrupt(format!("violation rows: {e}")))?;
-        self.store
-            .conn
-            .prepare_cached(
-                "INSERT INTO violations (run_id, seq, unix_ms, step, rule, message, rows) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                self.run_id(),
-                self.token.seq as i64,
-                self.token.unix_ms as i64,
-                step,
-                v.rule,
-                v.message,
-                rows
-            ])?;
-        self.log(Write::Violation {
-            rule: v.rule.clone(),
-            message: v.message.clone(),
-            rows: v.rows.clone(),
-        });
-        Ok(())
-    }
-
-    fn finish(mut self, meta: TickMeta) -> Result<TickRow> {
-        let changes = serde_json::to_string(&self.writes)
-            .map_err(|e| KernelError::Corrupt(format!("change list: {e}")))?;
-        let prev_hash = std::mem::take(&mut self.prev_hash);
-        let row = TickRow {
-            run_id: self.token.run,
-            seq: self.token.seq,
-            unix_ms: self.token.unix_ms,
-            kind: meta.kind,
-            step: meta.step,
-            decider: meta.decider,
-            summary: meta.summary,
-            changes,
-            hash: String::new(),
-            prev_hash,
-        };
-        let row = TickRow {
-            hash: tick_hash(&row),
-            ..row
-        };
-        let inserted = self
-            .store
-            .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO ticks (run_id, seq, unix_ms, kind, step, decider, summary, \
-                 changes, prev_hash, hash, id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-            )?
-            .execute(params![
-                row.run_id as i64,
-                row.seq as i64,
-                row.unix_ms as i64,
-                row.kind.as_str(),
-                row.step,
-                row.decider,
-                row.summary,
-                row.changes,
-                row.prev_hash,
-                row.hash,
-                query::tick_id(row.run_id, row.seq)
-            ])?;
-        if inserted != 1 {
-            return Err(KernelError::Conflict {
-                run: row.run_id,
-                seq: row.seq,
-            });
-        }
-        query::exec(&self.store.conn, "COMMIT")?;
-        self.open = false;
-        Ok(row)
-    }
-
-    fn rollback(&mut self) {
-        if self.open {
-            // A failed rollback leaves SQLite to roll back when the connection closes; there
-            // is nothing better to do with the error here.
-            let _ = query::exec(&self.store.conn, "ROLLBACK");
-            self.open = false;
-        }
-    }
 }
 
 impl Drop for Tick<'_> {
     fn drop(&mut self) {
         self.rollback();
     }
-}
-
-/// The hash that links tick `row` into its run's chain: it covers the previous link, the
-/// token, what the tick says it was and every write it made.
-pub fn tick_hash(row: &TickRow) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        row.prev_hash.as_str(),
-        &row.run_id.to_string(),
-        &row.seq.to_string(),
-        &row.unix_ms.to_string(),
-        row.kind.as_str(),
-        row.step.as_deref().unwrap_or(""),
-        row.decider.as_deref().unwrap_or(""),
-        &row.summary,
-        &row.changes,
-    ] {
-        // Length-prefixed so that moving bytes between fields changes the hash.
-        h.update(&(part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    crate::hash::hex(&h.finish())
 }

@@ -1,7 +1,8 @@
 //! Walking a run's hash chain.
 
+use crate::commit::tick_hash;
 use crate::model::TickRow;
-use crate::tick::{tick_hash, GENESIS};
+use crate::tick::GENESIS;
 
 /// The first place a run's recorded chain does not hold.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
