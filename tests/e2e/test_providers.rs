@@ -76,6 +76,7 @@ fn a_price_table_costs_calls_whose_provider_reports_none() {
     // 1000 × $3/M + 100 × $15/M
     assert_eq!(plan["cost_usd"], 0.0045);
     assert_eq!(plan["cost_source"], "price table");
+    assert_replays_identically(&dir);
 }
 
 #[test]
@@ -232,4 +233,5 @@ fn a_role_token_budget_stops_the_run_at_that_roles_call() {
             && msg.contains("agents.planner.budget_tokens"),
         "{msg}"
     );
+    assert_replays_identically(&dir);
 }
