@@ -62,6 +62,7 @@ impl Engine {
             Limits::default(),
             Some(root.join(project::DIR).join("cache")),
         )?;
+        let budget = crate::budget::Budget::from_config(&config);
         Ok(Engine {
             root: root.to_path_buf(),
             config,
@@ -71,6 +72,7 @@ impl Engine {
             observer: std::cell::RefCell::new(observer),
             transport: transport.to_owned(),
             pending_fault: std::cell::RefCell::new(None),
+            budget,
             recording: None,
         })
     }

@@ -53,9 +53,8 @@ impl Engine {
     ) -> Result<Option<TickRow>> {
         let token = tick.token();
         let step = meta.step.clone();
-        let budget = crate::budget::Budget::from_config(&self.config);
         let both;
-        let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &budget) {
+        let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &self.budget) {
             (Some(b), Some(limit)) => {
                 both = crate::budget::Both(b, limit);
                 Some(&both)
@@ -237,7 +236,7 @@ impl Engine {
             )
         } else {
             let mut tick = self.store.begin(token)?;
-            self.record(&mut tick, &key, attempt, &performed, None)?;
+            self.record(&mut tick, &gate.name, &key, attempt, &performed)?;
             let msg = format!(
                 "the agent's answer at gate {} was neither APPROVE nor REJECT: {first:?}",
                 gate.name
@@ -281,7 +280,7 @@ impl Engine {
     ) -> Result<()> {
         let mut tick = self.store.begin(token)?;
         if let Some((key, attempt, performed)) = result {
-            self.record(&mut tick, key, attempt, performed, None)?;
+            self.record(&mut tick, &gate.name, key, attempt, performed)?;
         }
         let transport = match self.recording.as_ref() {
             Some(r) => r.decision_transport(token.seq),
@@ -415,7 +414,7 @@ impl Engine {
         for a in supersede {
             tick.supersede(&key, a)?;
         }
-        self.record(&mut tick, &key, attempt, &performed, None)?;
+        self.record(&mut tick, &step, &key, attempt, &performed)?;
         if !self.apply_outcome(bundle, &mut tick, &step, &performed.outcome)? {
             drop(tick);
             let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();

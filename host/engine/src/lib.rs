@@ -45,6 +45,8 @@ pub struct Engine {
     transport: String,
     /// A bundle fault met while a tick was open, reported once the tick is rolled back.
     pending_fault: std::cell::RefCell<Option<String>>,
+    /// The config's spending caps as a rule, built once (checked at every commit).
+    budget: Option<budget::Budget>,
     /// Set when this engine re-executes a recorded run (`loom replay`) instead of a live one.
     recording: Option<recording::Recording>,
 }

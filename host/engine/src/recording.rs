@@ -52,7 +52,9 @@ impl Recording {
     }
 
     pub(crate) fn tick(&self, seq: u64) -> Option<&TickRow> {
-        self.ticks.iter().find(|t| t.seq == seq)
+        // Recorded ticks are 1, 2, 3, … in order (the chain guarantees it).
+        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.ticks.get(i).filter(|t| t.seq == seq)
     }
 
     pub(crate) fn writes(&self, seq: u64) -> Vec<Write> {
@@ -108,6 +110,7 @@ impl Engine {
         config: Config,
         recording: Recording,
     ) -> Result<Engine> {
+        let budget = crate::budget::Budget::from_config(&config);
         Ok(Engine {
             root,
             config,
@@ -117,6 +120,7 @@ impl Engine {
             observer: std::cell::RefCell::new(Box::new(Silent)),
             transport: "replay".into(),
             pending_fault: std::cell::RefCell::new(None),
+            budget,
             recording: Some(recording),
         })
     }

@@ -18,14 +18,11 @@ impl Engine {
     pub(crate) fn record(
         &self,
         tick: &mut Tick<'_>,
+        step: &str,
         key: &str,
         attempt: u32,
         p: &Performed,
-        supersede: Option<u32>,
     ) -> Result<()> {
-        if let Some(a) = supersede {
-            tick.supersede(key, a)?;
-        }
         for b in &p.blobs {
             tick.put_blob(b)?;
         }
@@ -41,13 +38,6 @@ impl Engine {
         // The provider calls that failed before one answered each get a ledger row, so the
         // ledger itself shows why a fallback happened.
         let calls = p.meta["attempts"].as_array().cloned().unwrap_or_default();
-        let run = tick.token().run;
-        let step = self
-            .store
-            .attempts(run, key)?
-            .into_iter()
-            .next()
-            .map(|l| l.step);
         for (i, call) in calls.iter().enumerate() {
             if call["outcome"] == "ok" {
                 continue;
@@ -60,7 +50,7 @@ impl Engine {
             let summary = format!("{}{model}", call["message"].as_str().unwrap_or("failed"));
             tick.record_call(
                 &format!("{key}.{attempt}/call{}", i + 1),
-                step.as_deref().unwrap_or(""),
+                step,
                 "agent-call",
                 LedgerStatus::Failed,
                 &summary,

@@ -10,8 +10,8 @@ use crate::error::{KernelError, Result};
 use crate::model::*;
 use crate::store::{NewRun, Store};
 use crate::tick::{Rules, Tick, TickMeta};
-use rusqlite::params;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// One recorded tick, replayed.
 pub struct Replayed {
@@ -27,17 +27,27 @@ pub struct Replay<'s> {
     scratch: Store,
     run: Run,
     ticks: Vec<TickRow>,
+    /// The run's ledger, ordered by seq (as `Store::ledger` returns it).
     ledger: Vec<LedgerRow>,
+    /// Index into `ledger` by (key, attempt): a replay looks rows up on every tick.
+    by_key: BTreeMap<(String, u32), usize>,
     gates: Vec<Gate>,
     next: usize,
 }
 
 impl<'s> Replay<'s> {
     pub fn new(source: &'s Store, run: u64) -> Result<Replay<'s>> {
+        let ledger = source.ledger(run)?;
+        let by_key = ledger
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ((l.key.clone(), l.attempt), i))
+            .collect();
         Ok(Replay {
             run: source.run(run)?,
             ticks: source.ticks(run)?,
-            ledger: source.ledger(run)?,
+            ledger,
+            by_key,
             gates: source.gates(run)?,
             scratch: Store::open_in_memory()?,
             source,
@@ -138,60 +148,33 @@ impl<'s> Replay<'s> {
                 .iter()
                 .any(|w| matches!(w, Write::Call { key: k, .. } if k == key))
         };
-        for l in self
-            .ledger
-            .iter()
-            .filter(|l| l.seq == seq && !written(&l.key))
-        {
-            let status = match l.status {
-                LedgerStatus::Failed => LedgerStatus::Failed,
-                _ => LedgerStatus::Intent,
-            };
-            let request = match &l.request_hash {
-                Some(h) => self.source.blob(h)?,
-                None => None,
-            };
-            if let Some(r) = &request {
-                self.scratch.put_blob(r)?;
+        let from = self.ledger.partition_point(|l| l.seq < seq);
+        let to = self.ledger.partition_point(|l| l.seq <= seq);
+        for l in self.ledger[from..to].iter().filter(|l| !written(&l.key)) {
+            if let Some(h) = &l.request_hash {
+                if let Some(request) = self.source.blob(h)? {
+                    self.scratch.put_blob(&request)?;
+                }
             }
-            let result = match l.status {
-                LedgerStatus::Failed => self.source.result(l.run_id, &l.key, l.attempt)?,
-                _ => None,
-            };
-            self.scratch
-                .conn
-                .prepare_cached(
-                    "INSERT INTO ledger (key, attempt, run_id, seq, step, kind, retry_safe, \
-                     status, request_hash, result_hash, result, summary, meta, intent_ms, \
-                     result_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-                )?
-                .execute(params![
-                    l.key,
-                    l.attempt,
-                    l.run_id as i64,
-                    l.seq as i64,
-                    l.step,
-                    l.kind,
-                    l.retry_safe,
-                    status.as_str(),
-                    l.request_hash,
-                    (status == LedgerStatus::Failed).then_some(&l.result_hash),
-                    result,
-                    if status == LedgerStatus::Failed {
-                        l.summary.as_str()
-                    } else {
-                        ""
-                    },
-                    if status == LedgerStatus::Failed {
-                        l.meta.as_str()
-                    } else {
-                        "{}"
-                    },
-                    l.intent_ms as i64,
-                    (status == LedgerStatus::Failed).then_some(l.result_ms.map(|m| m as i64))
-                ])?;
+            self.scratch.restore_intent(l)?;
+            if l.status == LedgerStatus::Failed {
+                // Failed outright before the tick (its fault tick follows): as recorded.
+                let at = TickToken {
+                    run: l.run_id,
+                    seq: l.seq,
+                    unix_ms: l.result_ms.unwrap_or(l.intent_ms),
+                };
+                self.scratch
+                    .record_failed_attempt(&at, &l.key, l.attempt, &l.summary, &l.meta)?;
+            }
         }
         Ok(())
+    }
+
+    fn row(&self, key: &str, attempt: u32) -> Option<&LedgerRow> {
+        self.by_key
+            .get(&(key.to_owned(), attempt))
+            .map(|i| &self.ledger[*i])
     }
 
     fn apply(&self, tick: &mut Tick<'_>, at: &TickRow, w: &Write) -> Result<()> {
@@ -212,17 +195,16 @@ impl<'s> Replay<'s> {
                 summary,
                 ..
             } => {
-                let row = self
-                    .ledger
-                    .iter()
-                    .find(|l| &l.key == key && l.attempt == *attempt)
-                    .ok_or_else(|| {
-                        KernelError::Corrupt(format!("no ledger row {key} attempt {attempt}"))
-                    })?;
-                for older in self.ledger.iter().filter(|l| {
-                    &l.key == key && l.attempt < *attempt && l.status == LedgerStatus::Superseded
-                }) {
-                    tick.supersede(key, older.attempt)?;
+                let row = self.row(key, *attempt).ok_or_else(|| {
+                    KernelError::Corrupt(format!("no ledger row {key} attempt {attempt}"))
+                })?;
+                for older in 1..*attempt {
+                    if self
+                        .row(key, older)
+                        .is_some_and(|l| l.status == LedgerStatus::Superseded)
+                    {
+                        tick.supersede(key, older)?;
+                    }
                 }
                 let data = self.source.result(at.run_id, key, *attempt)?;
                 tick.write_result(key, *attempt, *status, data.as_deref(), summary, &row.meta)?;
@@ -262,11 +244,7 @@ impl<'s> Replay<'s> {
                 status,
                 summary,
             } => {
-                let meta = self
-                    .ledger
-                    .iter()
-                    .find(|l| &l.key == key)
-                    .map_or("{}", |l| l.meta.as_str());
+                let meta = self.row(key, 1).map_or("{}", |l| l.meta.as_str());
                 tick.record_call(key, step, kind, *status, summary, meta)
             }
             Write::Refused { changes } => {
