@@ -62,7 +62,7 @@ pub fn run(dir: Option<PathBuf>, approve: bool) -> Result<u8> {
     let dir = dir
         .canonicalize()
         .with_context(|| format!("cannot read {}", dir.display()))?;
-    println!("demo repository: {}", dir.display());
+    outln!("demo repository: {}", dir.display());
     std::fs::write(dir.join("stats.py"), files::STATS_PY)?;
     std::fs::write(dir.join("test_stats.py"), files::TEST_STATS_PY)?;
     std::fs::write(dir.join("loom.toml"), files::CONFIG)?;
@@ -71,20 +71,16 @@ pub fn run(dir: Option<PathBuf>, approve: bool) -> Result<u8> {
     git(&dir, &["commit", "-q", "-m", "stats: mean and median"])?;
     loom_engine::project::init(&dir)?;
     std::fs::write(dir.join(".loom").join("demo-replies.toml"), files::REPLIES)?;
-    println!(
-        "it holds stats.py, whose median() is wrong for even-length lists, and a failing test."
-    );
-    println!(
-        "loom drives the `code` bundle on it; the agents answer from .loom/demo-replies.toml."
-    );
-    println!();
-    println!("task: {}", files::TASK);
+    outln!("it holds stats.py, whose median() is wrong for even-length lists, and a failing test.");
+    outln!("loom drives the `code` bundle on it; the agents answer from .loom/demo-replies.toml.");
+    outln!();
+    outln!("task: {}", files::TASK);
     let mut e = engine(&dir)?;
     let report = e.start(files::TASK, loom_guests::CODE_BUNDLE, None)?;
     let mut code = finish(&report);
     if approve && code == exit::WAITING {
-        println!();
-        println!("--approve: approving the final gate as \"demo\"");
+        outln!();
+        outln!("--approve: approving the final gate as \"demo\"");
         let gate = report
             .waiting_on
             .first()
@@ -93,13 +89,13 @@ pub fn run(dir: Option<PathBuf>, approve: bool) -> Result<u8> {
         let report = e.decide(&gate, true, Some("approved by loom demo --approve"), "demo")?;
         code = finish(&report);
     }
-    println!();
-    println!("look around:  cd {}", dir.display());
-    println!("              loom log       # every tick, its token, hash and ledger rows");
-    println!("              git diff       # what the agents changed");
-    println!("              loom replay    # re-run it from the record: no model is called");
+    outln!();
+    outln!("look around:  cd {}", dir.display());
+    outln!("              loom log       # every tick, its token, hash and ledger rows");
+    outln!("              git diff       # what the agents changed");
+    outln!("              loom replay    # re-run it from the record: no model is called");
     if code == exit::WAITING {
-        println!("              loom approve accept   # finish the run");
+        outln!("              loom approve accept   # finish the run");
     }
     Ok(code)
 }

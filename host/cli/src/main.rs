@@ -1,6 +1,36 @@
 //! `loom`: the command-line transport. Every command is a call into the engine's command API;
 //! this file only parses arguments, renders results and maps outcomes to exit codes.
 
+// Output that never panics: a closed pipe (`loom run … | head -2`) or a dead terminal means
+// "stop printing", never "stop the run". `println!` would panic inside the tick loop.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout();
+        let _ = write!(o, $($t)*);
+        let _ = o.flush();
+    }};
+}
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+#[allow(unused_macros)]
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod demo;
 mod demo_files;
 mod render;
@@ -8,7 +38,7 @@ mod replay_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use loom_engine::{project, DriveReport, Engine, EngineError, ErrorKind};
+use loom_engine::{project, AbandonOutcome, DriveReport, Engine, EngineError, ErrorKind};
 use loom_kernel::RunStatus;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +57,8 @@ pub mod exit {
     pub const REFUSED: u8 = 4;
     /// The bundle could not be loaded, or it faulted.
     pub const BUNDLE: u8 = 5;
+    /// Another loom process drives this project (it is named); nothing was done.
+    pub const BUSY: u8 = 6;
     /// The run is waiting for a human to decide a gate.
     pub const WAITING: u8 = 10;
     /// The run stopped: a rule fired, a step failed, or an effect is uncertain. `loom status`.
@@ -65,6 +97,9 @@ enum Command {
         /// One provider for every agent role, e.g. scripted:replies.toml
         #[arg(long)]
         provider: Option<String>,
+        /// If another loom process drives this project, wait for it instead of failing
+        #[arg(long)]
+        wait: bool,
     },
     /// Show the open task, its run, pending gates, uncertain effects and violations
     Status {
@@ -81,27 +116,38 @@ enum Command {
     },
     /// Approve a gate (by name or id) and continue the run
     Approve {
+        /// The gate's name or id (`loom gates` lists them)
         gate: String,
+        /// A note kept with the decision
         #[arg(long)]
         note: Option<String>,
-        /// Who decides (default: $USER)
-        #[arg(long = "as")]
-        who: Option<String>,
+        #[command(flatten)]
+        decide: DecideArgs,
     },
     /// Reject a gate (by name or id) and continue the run
     Reject {
+        /// The gate's name or id (`loom gates` lists them)
         gate: String,
+        /// Why: the agents read it
         #[arg(long, required = true)]
         reason: String,
-        #[arg(long = "as")]
-        who: Option<String>,
+        #[command(flatten)]
+        decide: DecideArgs,
     },
     /// Continue the open task's run after a crash or a stop
-    Resume,
-    /// Drop the open task
+    Resume {
+        /// If another loom process drives this project, wait for it instead of failing
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Drop the open task (with another process driving it, at its next tick boundary)
     Abandon {
+        /// Why the task is dropped (kept in the record)
         #[arg(long)]
         reason: Option<String>,
+        /// Who abandons (default: $USER)
+        #[arg(long = "as")]
+        who: Option<String>,
     },
     /// The tick timeline of a run: tokens, steps, deciders, ledger keys
     Log {
@@ -141,6 +187,23 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct DecideArgs {
+    /// Who decides (default: $USER)
+    #[arg(long = "as")]
+    who: Option<String>,
+    /// The shown hash (or its first 8+ hex digits) of the gate text you read, as `loom gates`
+    /// prints it: refused if the gate now shows something else
+    #[arg(long)]
+    shown: Option<String>,
+    /// Decide a gate an agent was to decide (recorded as a human decision)
+    #[arg(long)]
+    take_over: bool,
+    /// If another loom process drives this project, wait for it instead of failing
+    #[arg(long)]
+    wait: bool,
+}
+
 #[derive(Subcommand)]
 enum ProvidersCommand {
     /// Build every provider the config names and probe it without a billed call
@@ -161,9 +224,11 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             let code = match e.downcast_ref::<EngineError>().map(EngineError::kind) {
-                Some(ErrorKind::Usage) => exit::USAGE,
+                Some(ErrorKind::Usage) | Some(ErrorKind::Conflict) => exit::USAGE,
+                Some(ErrorKind::Busy) => exit::BUSY,
+                Some(ErrorKind::Forbidden) => exit::REFUSED,
                 Some(ErrorKind::Config) => exit::CONFIG,
                 Some(ErrorKind::Refused) => exit::REFUSED,
                 Some(ErrorKind::Bundle) => exit::BUNDLE,
@@ -178,12 +243,54 @@ fn cwd() -> Result<PathBuf> {
     std::env::current_dir().context("cannot read the current directory")
 }
 
+/// `-C DIR` (relative to the current directory) or the current directory, made absolute:
+/// effects run commands and `git apply` in the project root whatever the current directory.
+fn start_dir(cli_project: &Option<PathBuf>) -> Result<PathBuf> {
+    let cwd = cwd()?;
+    Ok(match cli_project {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => cwd.join(p),
+        None => cwd,
+    })
+}
+
 fn root(cli_project: &Option<PathBuf>) -> Result<PathBuf> {
-    let start = match cli_project {
-        Some(p) => p.clone(),
-        None => cwd()?,
-    };
-    Ok(project::find_root(&start)?)
+    Ok(project::find_root(&start_dir(cli_project)?)?)
+}
+
+/// Takes the driver lock for a command that writes: at once, or with `--wait` after the
+/// current driver, saying whom it waits for.
+fn drive_lock(e: &mut Engine, wait: bool) -> Result<()> {
+    if wait {
+        e.acquire_driver_wait(None, |h| {
+            errln!(
+                "waiting for {} to finish driving this project…",
+                h.describe()
+            );
+        })?;
+    }
+    Ok(())
+}
+
+fn decide(
+    cli: &Option<PathBuf>,
+    gate: String,
+    approved: bool,
+    note: Option<String>,
+    a: DecideArgs,
+) -> Result<u8> {
+    let mut e = engine(&root(cli)?)?;
+    drive_lock(&mut e, a.wait)?;
+    let mut d = loom_engine::Decision::new(
+        &gate,
+        approved,
+        note.as_deref(),
+        loom_engine::Origin::human(who(a.who), "cli"),
+    );
+    d.shown_hash = a.shown;
+    d.take_over = a.take_over;
+    let report = e.decide_as(&d)?;
+    Ok(finish(&report))
 }
 
 fn engine(root: &Path) -> Result<Engine> {
@@ -204,16 +311,13 @@ fn who(explicit: Option<String>) -> String {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init => {
-            let dir = match &cli.project {
-                Some(p) => p.clone(),
-                None => cwd()?,
-            };
+            let dir = start_dir(&cli.project)?;
             let r = project::init(&dir)?;
-            println!("loom project at {}", r.root.display());
+            outln!("loom project at {}", r.root.display());
             if let Some(c) = r.wrote_config {
-                println!("  wrote {} (every setting, commented)", c.display());
+                outln!("  wrote {} (every setting, commented)", c.display());
             }
-            println!(
+            outln!(
                 "  {} {}",
                 if r.created_db { "created" } else { "kept" },
                 project::db_path(&dir).display()
@@ -224,11 +328,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
             task,
             bundle,
             provider,
+            wait,
         } => {
-            let dir = match &cli.project {
-                Some(p) => p.clone(),
-                None => cwd()?,
-            };
+            let dir = start_dir(&cli.project)?;
             // The first `loom run` in a directory initialises it.
             let root = match project::find_root(&dir) {
                 Ok(r) => r,
@@ -241,6 +343,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 None => loom_guests::CODE_BUNDLE.to_vec(),
             };
             let mut e = engine(&root)?;
+            drive_lock(&mut e, wait)?;
             let report = e.start(&task.join(" "), &wasm, provider.as_deref())?;
             Ok(finish(&report))
         }
@@ -248,7 +351,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let e = engine(&root(&cli.project)?)?;
             let s = e.status()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {
                 render::status(&s);
             }
@@ -258,45 +361,51 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let e = engine(&root(&cli.project)?)?;
             let gates = e.gates(all)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&gates)?);
+                outln!("{}", serde_json::to_string_pretty(&gates)?);
             } else {
                 render::gates(&gates);
             }
             Ok(exit::OK)
         }
-        Command::Approve { gate, note, who: w } => {
-            let mut e = engine(&root(&cli.project)?)?;
-            let report = e.decide(&gate, true, note.as_deref(), &who(w))?;
-            Ok(finish(&report))
-        }
+        Command::Approve {
+            gate,
+            note,
+            decide: a,
+        } => decide(&cli.project, gate, true, note, a),
         Command::Reject {
             gate,
             reason,
-            who: w,
-        } => {
+            decide: a,
+        } => decide(&cli.project, gate, false, Some(reason), a),
+        Command::Resume { wait } => {
             let mut e = engine(&root(&cli.project)?)?;
-            let report = e.decide(&gate, false, Some(&reason), &who(w))?;
-            Ok(finish(&report))
-        }
-        Command::Resume => {
-            let mut e = engine(&root(&cli.project)?)?;
+            drive_lock(&mut e, wait)?;
             let report = e.resume()?;
             Ok(finish(&report))
         }
-        Command::Abandon { reason } => {
+        Command::Abandon { reason, who: w } => {
             let mut e = engine(&root(&cli.project)?)?;
-            let report = e.abandon(reason.as_deref())?;
-            println!(
-                "task #{} abandoned; the project is free for a new task",
-                report.task.id
-            );
+            let origin = loom_engine::Origin::human(who(w), "cli");
+            let wait = std::time::Duration::from_secs(3);
+            match e.request_abandon(reason.as_deref(), &origin, wait)? {
+                AbandonOutcome::Recorded(report) => outln!(
+                    "task #{} abandoned; the project is free for a new task",
+                    report.task.id
+                ),
+                AbandonOutcome::Requested { run, holder } => outln!(
+                    "abandon of run #{run} requested: {} drives it and records the abandon \
+                     when its current step ends (the step's result is kept in the ledger); \
+                     `loom status` shows when it has",
+                    holder.describe()
+                ),
+            }
             Ok(exit::OK)
         }
         Command::Log { json, run } => {
             let e = engine(&root(&cli.project)?)?;
             let log = e.log(run)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&log)?);
+                outln!("{}", serde_json::to_string_pretty(&log)?);
             } else {
                 render::log(&log);
             }
@@ -306,19 +415,19 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let e = engine(&root(&cli.project)?)?;
             let reports = e.verify(run)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
+                outln!("{}", serde_json::to_string_pretty(&reports)?);
             }
             let mut code = exit::OK;
             for r in &reports {
                 match &r.broken {
-                    None if !json => println!("run #{}: {} ticks, chain intact", r.run, r.ticks),
+                    None if !json => outln!("run #{}: {} ticks, chain intact", r.run, r.ticks),
                     None => {}
                     Some(b) => {
                         code = exit::BROKEN;
                         if !json {
-                            println!("run #{}: BROKEN at tick {}: {}", r.run, b.seq, b.problem);
-                            println!("  expected {}", b.expected);
-                            println!("  found    {}", b.found);
+                            outln!("run #{}: BROKEN at tick {}: {}", r.run, b.seq, b.problem);
+                            outln!("  expected {}", b.expected);
+                            outln!("  found    {}", b.found);
                         }
                     }
                 }
@@ -332,10 +441,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         } => {
             let checks = engine(&root(&cli.project)?)?.check_providers();
             if json {
-                println!("{}", serde_json::to_string_pretty(&checks)?);
+                outln!("{}", serde_json::to_string_pretty(&checks)?);
             } else {
                 for c in &checks {
-                    println!(
+                    outln!(
                         "{} {}  (roles: {})\n    {}",
                         if c.ok { "ok  " } else { "FAIL" },
                         c.spec,
@@ -357,11 +466,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let runtime = loom_runtime::Runtime::new(loom_runtime::Limits::default(), None)?;
             let report = runtime.inspect(&wasm)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?);
             // Loading also checks the version and instantiates the manifest.
             let bundle = runtime.load_bundle(&wasm)?;
             let m = bundle.manifest();
-            println!(
+            outln!(
                 "bundle {} {} loads: {} phases, {} steps, {} gates, {} rules",
                 m.name,
                 m.version,

@@ -42,13 +42,13 @@ pub fn tick_line(row: &TickRow) -> String {
 
 impl Observer for Printer {
     fn tick(&mut self, row: &TickRow) {
-        println!("{}", tick_line(row));
+        outln!("{}", tick_line(row));
     }
 
     fn effect_started(&mut self, step: &str, what: &str) {
         self.started = Some(Instant::now());
         self.line = format!("  ...  {step}: {what}");
-        print!("{}", self.line);
+        out!("{}", self.line);
         let _ = std::io::stdout().flush();
     }
 
@@ -64,7 +64,7 @@ impl Observer for Printer {
             self.shown = Some(Instant::now());
             let secs = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
             // \r and "erase line": the line shows the newest progress only.
-            print!("\r\x1b[2K{} · {note} · {secs:.0}s", self.line);
+            out!("\r\x1b[2K{} · {note} · {secs:.0}s", self.line);
             let _ = std::io::stdout().flush();
         }
     }
@@ -77,91 +77,114 @@ impl Observer for Printer {
             .map(|s| s.elapsed().as_secs_f64())
             .unwrap_or(0.0);
         if self.shown.take().is_some() && std::io::stdout().is_terminal() {
-            print!("\r\x1b[2K{}", self.line);
+            out!("\r\x1b[2K{}", self.line);
         }
-        println!(" ({secs:.1}s)");
+        outln!(" ({secs:.1}s)");
     }
 }
 
 pub fn outcome(r: &DriveReport) {
-    println!();
+    outln!();
     let task = format!("task #{} \"{}\"", r.task.id, r.task.title);
     match r.run.status {
-        RunStatus::Done => println!("done: {task} finished in run #{}.", r.run.id),
+        RunStatus::Done => outln!("done: {task} finished in run #{}.", r.run.id),
         RunStatus::Waiting => {
-            println!("waiting: {task} needs a human decision.");
+            outln!("waiting: {task} needs a human decision.");
             for g in &r.waiting_on {
-                println!();
+                outln!();
                 gate_block(g);
             }
         }
         RunStatus::Stopped => {
-            println!("stopped: {task}, run #{}.", r.run.id);
+            outln!("stopped: {task}, run #{}.", r.run.id);
             if let Some(why) = &r.run.stop_reason {
-                println!("  why: {why}");
+                outln!("  why: {why}");
             }
-            println!("  `loom status` shows the state; `loom resume` goes on; `loom abandon` drops the task.");
+            outln!("  `loom status` shows the state; `loom resume` goes on; `loom abandon` drops the task.");
         }
         RunStatus::Failed => {
-            println!(
+            outln!(
                 "failed: {task}: {}",
                 r.run.stop_reason.as_deref().unwrap_or("the bundle gave up")
             );
         }
-        RunStatus::Abandoned => println!("abandoned: {task}."),
-        RunStatus::Running => println!("paused: {task} is still running; `loom resume` goes on."),
+        RunStatus::Abandoned => outln!("abandoned: {task}."),
+        RunStatus::Running => outln!("paused: {task} is still running; `loom resume` goes on."),
     }
 }
 
 fn gate_block(g: &Gate) {
-    println!(
-        "  gate {} (id {}, risk {}, for a {} to decide)",
-        g.name, g.id, g.risk, g.decider
+    outln!(
+        "  gate {} (id {}, risk {}, for a {} to decide, shown {})",
+        g.name,
+        g.id,
+        g.risk,
+        g.decider,
+        &g.shown_hash[..g.shown_hash.len().min(12)]
     );
     for line in g.summary.lines() {
-        println!("  | {line}");
+        outln!("  | {line}");
     }
     if g.decider == loom_kernel::Decider::Human {
-        println!(
+        outln!(
             "  approve: loom approve {}    reject: loom reject {} --reason \"…\"",
-            g.name, g.name
+            g.name,
+            g.name
         );
     }
 }
 
 pub fn gates(gates: &[Gate]) {
     if gates.is_empty() {
-        println!("no gates waiting");
+        outln!("no gates waiting");
     }
     for g in gates {
         gate_block(g);
-        println!();
+        outln!();
     }
 }
 
 pub fn status(s: &Status) {
     match (&s.task, &s.run) {
-        (Some(t), _) => println!("open task #{}: {}", t.id, t.title),
-        (None, Some(_)) => println!("no open task (the newest run is shown)"),
+        (Some(t), _) => outln!("open task #{}: {}", t.id, t.title),
+        (None, Some(_)) => outln!("no open task (the newest run is shown)"),
         (None, None) => {
-            println!("no tasks yet; start one with: loom run \"what should be done\"");
+            outln!("no tasks yet; start one with: loom run \"what should be done\"");
             return;
         }
     }
     if let Some(r) = &s.run {
-        println!(
+        outln!(
             "run #{}: {} · phase {} · {} ticks · bundle {} {}",
-            r.id, r.status, r.phase, r.last_seq, r.bundle_name, r.bundle_version
+            r.id,
+            r.status,
+            r.phase,
+            r.last_seq,
+            r.bundle_name,
+            r.bundle_version
         );
         if let Some(why) = &r.stop_reason {
-            println!("  {why}");
+            outln!("  {why}");
         }
+    }
+    if let Some(d) = &s.driver {
+        outln!("being driven by {}", d.describe());
+    }
+    for u in &s.in_flight {
+        outln!(
+            "in flight: effect {} attempt {} ({}, step {}), started at tick {}",
+            u.key,
+            u.attempt,
+            u.kind,
+            u.step,
+            u.seq
+        );
     }
     for g in &s.pending_gates {
         gate_block(g);
     }
     for u in &s.uncertain {
-        println!(
+        outln!(
             "uncertain effect {} attempt {} ({}, step {}): started, never recorded as finished{}",
             u.key,
             u.attempt,
@@ -175,7 +198,7 @@ pub fn status(s: &Status) {
         );
     }
     for v in &s.violations {
-        println!(
+        outln!(
             "violation at tick {}: [{}] {} (rows: {})",
             v.seq,
             v.rule,
@@ -184,7 +207,7 @@ pub fn status(s: &Status) {
         );
     }
     if !s.facts.is_empty() {
-        println!("facts:");
+        outln!("facts:");
         for f in &s.facts {
             let mut value = f.value.replace('\n', " ");
             if value.len() > 100 {
@@ -195,7 +218,7 @@ pub fn status(s: &Status) {
                 value.truncate(cut);
                 value.push('…');
             }
-            println!("  {}/{} = {}", f.kind, f.key, value);
+            outln!("  {}/{} = {}", f.kind, f.key, value);
         }
     }
 }
@@ -203,8 +226,8 @@ pub fn status(s: &Status) {
 pub fn log(entries: &[LogEntry]) {
     for e in entries {
         let t = &e.tick;
-        println!("{}", tick_line(t));
-        println!(
+        outln!("{}", tick_line(t));
+        outln!(
             "        token {}·{}·{}ms{}  hash {}",
             t.run_id,
             t.seq,
@@ -216,13 +239,17 @@ pub fn log(entries: &[LogEntry]) {
             &t.hash[..12]
         );
         for l in &e.ledger {
-            println!(
+            outln!(
                 "        ledger {} attempt {} {} {}: {}",
-                l.key, l.attempt, l.kind, l.status, l.summary
+                l.key,
+                l.attempt,
+                l.kind,
+                l.status,
+                l.summary
             );
             let meta: serde_json::Value = serde_json::from_str(&l.meta).unwrap_or_default();
             if let Some(cost) = meta["cost_usd"].as_f64() {
-                println!(
+                outln!(
                     "          cost ${cost:.4} ({})",
                     meta["cost_source"].as_str().unwrap_or("?")
                 );
@@ -236,17 +263,20 @@ pub fn replay(reports: &[loom_engine::replay::RunReplay], json: bool) -> anyhow:
     let diverged = reports.iter().any(|r| !r.identical);
     let fired = reports.iter().any(|r| !r.firings.is_empty());
     if json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
+        outln!("{}", serde_json::to_string_pretty(reports)?);
     } else if reports.is_empty() {
-        println!("no recorded runs to replay");
+        outln!("no recorded runs to replay");
     } else if reports.len() > 1 {
-        println!(
+        outln!(
             "{:>5} {:>5}  {:<28} {:>9}  first firing",
-            "run", "task", "title", "replay"
+            "run",
+            "task",
+            "title",
+            "replay"
         );
         for r in reports {
             let first = r.firings.iter().min_by_key(|f| f.seq);
-            println!(
+            outln!(
                 "{:>5} {:>5}  {:<28} {:>9}  {}",
                 format!("#{}", r.run),
                 format!("#{}", r.task),
@@ -280,14 +310,14 @@ fn replay_one(r: &loom_engine::replay::RunReplay) {
             Some(false) => "DIFFERS",
             None => "not reached",
         };
-        println!(
+        outln!(
             "  #{:<3} {:<9} {:<10} {}",
             t.seq,
             t.kind,
             t.step.as_deref().unwrap_or("-"),
             t.summary.lines().next().unwrap_or("")
         );
-        println!(
+        outln!(
             "        token {}·{}·{}ms{}  {verdict}",
             r.run,
             t.seq,
@@ -298,34 +328,36 @@ fn replay_one(r: &loom_engine::replay::RunReplay) {
                 .unwrap_or_default()
         );
         for l in &t.ledger {
-            println!("        ledger {l}");
+            outln!("        ledger {l}");
         }
         for rule in &t.fired {
-            println!("        fires {rule}");
+            outln!("        fires {rule}");
         }
     }
     match &r.divergence {
-        None if r.identical => println!(
+        None if r.identical => outln!(
             "{title}: identical, {} ticks replayed in {} ms, no provider called",
-            r.replayed_ticks, r.millis
+            r.replayed_ticks,
+            r.millis
         ),
-        None => println!(
+        None => outln!(
             "{title}: replayed {} of {} ticks",
-            r.replayed_ticks, r.recorded_ticks
+            r.replayed_ticks,
+            r.recorded_ticks
         ),
         Some(d) => {
-            println!(
+            outln!(
                 "{title}: DIFFERS at tick {} (step {}), in {}",
                 d.seq,
                 d.step.as_deref().unwrap_or("-"),
                 d.what
             );
-            println!("  recorded  {}", d.recorded);
-            println!("  replayed  {}", d.replayed);
+            outln!("  recorded  {}", d.recorded);
+            outln!("  replayed  {}", d.replayed);
         }
     }
     for f in &r.firings {
-        println!(
+        outln!(
             "  [{}] rule {} would fire first at tick {} (step {}): {}",
             f.source,
             f.rule,
@@ -334,11 +366,11 @@ fn replay_one(r: &loom_engine::replay::RunReplay) {
             f.message
         );
         if !f.rows.is_empty() {
-            println!("      rows: {}", f.rows.join(", "));
+            outln!("      rows: {}", f.rows.join(", "));
         }
     }
     for fault in &r.faults {
-        println!("  rules could not run: {fault}");
+        outln!("  rules could not run: {fault}");
     }
 }
 

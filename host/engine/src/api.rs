@@ -1,10 +1,11 @@
 //! The commands transports call.
 
 use crate::error::{EngineError, Result};
+pub use crate::reads::{ChainReport, LogEntry, Status};
 use crate::{project, Config, Engine, Observer, UNCERTAIN_PREFIX};
 use loom_kernel::{
-    Decider, Fact, Gate, GateStatus, KernelError, LedgerRow, LedgerStatus, NewRun, Run, RunStatus,
-    Store, Task, TickKind, TickMeta, TickRow, ViolationRow,
+    Decider, Gate, GateStatus, KernelError, NewRun, Run, RunStatus, Store, Task, TickKind,
+    TickMeta, ViolationRow,
 };
 use loom_providers::Chain;
 use loom_runtime::{Bundle, Limits, Runtime};
@@ -22,27 +23,42 @@ pub struct DriveReport {
     pub violations: Vec<ViolationRow>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Status {
-    pub task: Option<Task>,
-    pub run: Option<Run>,
-    pub pending_gates: Vec<Gate>,
-    /// Effects started but never recorded as finished, and not yet retried.
-    pub uncertain: Vec<LedgerRow>,
-    pub violations: Vec<ViolationRow>,
-    pub facts: Vec<Fact>,
+/// The newest format of what a run records; kept in each run's options. Runs recorded
+/// before formats were numbered have none and are format 1.
+pub const RUN_FORMAT: u32 = 2;
+
+fn format_v1() -> u32 {
+    1
 }
 
-#[derive(Debug, Serialize)]
-pub struct LogEntry {
-    pub tick: TickRow,
-    pub ledger: Vec<LedgerRow>,
-}
-
-#[derive(Default, Serialize, serde::Deserialize)]
-struct RunOptions {
+/// How the engine drives one run, frozen when it starts (and changed only by recorded ticks),
+/// so a resume in another process, or a replay, drives it the same way.
+#[derive(Clone, Default, Serialize, serde::Deserialize)]
+pub(crate) struct RunOptions {
     /// One provider spec for every role, from `--provider`.
-    provider: Option<String>,
+    pub provider: Option<String>,
+    /// The record's format version.
+    #[serde(default = "format_v1")]
+    pub format: u32,
+    /// The spending caps in force (format 2 on). Raising them in the config takes effect at
+    /// the next resume, recorded in that resume's tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Caps>,
+}
+
+impl RunOptions {
+    /// The options of a stored run. Corrupt options are an error, never a silent default.
+    pub(crate) fn parse(text: &str, run: u64) -> Result<RunOptions> {
+        serde_json::from_str(text).map_err(|e| {
+            EngineError::Kernel(KernelError::Corrupt(format!(
+                "the options of run #{run} do not parse: {e}"
+            )))
+        })
+    }
+
+    pub(crate) fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| EngineError::Effect(e.to_string()))
+    }
 }
 
 /// What the start tick of a run says.
@@ -62,7 +78,6 @@ impl Engine {
             Limits::default(),
             Some(root.join(project::DIR).join("cache")),
         )?;
-        let budget = crate::budget::Budget::from_config(&config);
         Ok(Engine {
             root: root.to_path_buf(),
             config,
@@ -72,8 +87,9 @@ impl Engine {
             observer: std::cell::RefCell::new(observer),
             transport: transport.to_owned(),
             pending_fault: std::cell::RefCell::new(None),
-            budget,
+            budget: std::cell::RefCell::new(None),
             recording: None,
+            lock: None,
         })
     }
 
@@ -96,6 +112,19 @@ impl Engine {
         bundle_wasm: &[u8],
         provider: Option<&str>,
     ) -> Result<DriveReport> {
+        let run = self.begin_task(title, bundle_wasm, provider)?;
+        self.drive(run)?;
+        self.report(run)
+    }
+
+    /// Opens a new task and commits its run's first tick, without driving it: a transport
+    /// that answers at once (HTTP's 202, an MCP tool call) then drives it with [`Engine::drive_run`].
+    pub fn begin_task(
+        &mut self,
+        title: &str,
+        bundle_wasm: &[u8],
+        provider: Option<&str>,
+    ) -> Result<u64> {
         if title.trim().is_empty() {
             return Err(EngineError::Usage("the task is empty; say what should be done, e.g. loom run \"fix the median of even-length lists\"".into()));
         }
@@ -111,14 +140,25 @@ impl Engine {
             loom_providers::from_spec(spec, &self.root)
                 .map_err(|e| EngineError::Usage(e.to_string()))?;
         }
+        self.ensure_driver()?;
+        // Checked again under the lock: another process may have opened one meanwhile.
+        if let Some(open) = self.store.open_task()? {
+            return Err(KernelError::TaskOpen {
+                id: open.id,
+                title: open.title,
+            }
+            .into());
+        }
         let bundle = Rc::new(self.runtime.load_bundle(bundle_wasm)?);
         // The bundle's bytes go into the database, so resume and replay use exactly this bundle.
         self.store.put_blob(bundle_wasm)?;
         let m = bundle.manifest();
-        let options = serde_json::to_string(&RunOptions {
+        let options = RunOptions {
             provider: provider.map(str::to_owned),
-        })
-        .map_err(|e| EngineError::Effect(e.to_string()))?;
+            format: RUN_FORMAT,
+            budget: Some(crate::budget::Caps::from_config(&self.config)),
+        }
+        .to_json()?;
         let new = NewRun {
             title: title.trim().to_owned(),
             bundle_name: m.name.clone(),
@@ -135,19 +175,17 @@ impl Engine {
         // The start tick holds only what loom wrote, so there is nothing for rules to judge
         // yet; the bundle's first call is `next`, in the following tick.
         self.commit(tick, TickMeta::new(TickKind::Start, summary), None)?;
+        Ok(run)
+    }
+
+    /// Drives `run` (the open task's) as far as it goes, under the driver lock.
+    pub fn drive_run(&mut self, run: u64) -> Result<DriveReport> {
+        self.ensure_driver()?;
         self.drive(run)?;
         self.report(run)
     }
 
-    /// The run of the open task (or, with none open, the newest run).
-    pub fn current_run(&self) -> Result<Option<Run>> {
-        if let Some(task) = self.store.open_task()? {
-            return Ok(self.store.runs_of_task(task.id)?.pop());
-        }
-        Ok(self.store.runs()?.pop())
-    }
-
-    fn open_run(&self) -> Result<Run> {
+    pub(crate) fn open_run(&self) -> Result<Run> {
         match self.store.open_task()? {
             Some(task) => self.store.runs_of_task(task.id)?.pop().ok_or_else(|| {
                 EngineError::Kernel(KernelError::Corrupt(format!(
@@ -163,6 +201,15 @@ impl Engine {
 
     /// Continues the open task's run after a crash, a stop or a fix to the config.
     pub fn resume(&mut self) -> Result<DriveReport> {
+        let run = self.record_resume()?;
+        self.drive(run)?;
+        self.report(run)
+    }
+
+    /// [`Engine::resume`] without driving on: a stopped run is set running again (recorded),
+    /// and left for [`Engine::drive_run`]. Returns the run.
+    pub fn record_resume(&mut self) -> Result<u64> {
+        self.ensure_driver()?;
         let run = self.open_run()?;
         match run.status {
             RunStatus::Waiting => {
@@ -180,6 +227,25 @@ impl Engine {
                 let token = self.token(run.id)?;
                 let mut tick = self.store.begin(token)?;
                 tick.set_status(RunStatus::Running, None)?;
+                // Caps raised (or lowered) in the config since the run started take effect
+                // now, recorded in this tick so a replay applies them at the same point.
+                let changed = match &self.recording {
+                    Some(rec) => rec.options_written(token.seq),
+                    None => {
+                        let mut options = RunOptions::parse(&run.options, run.id)?;
+                        let caps = crate::budget::Caps::from_config(&self.config);
+                        if options.format >= 2 && options.budget.as_ref() != Some(&caps) {
+                            options.budget = Some(caps);
+                            Some(options.to_json()?)
+                        } else {
+                            None
+                        }
+                    }
+                };
+                if let Some(options) = changed {
+                    tick.set_options(&options)?;
+                    self.budget.replace(None);
+                }
                 let why = run.stop_reason.as_deref().unwrap_or("");
                 let meta = TickMeta::new(
                     TickKind::Resume,
@@ -189,8 +255,7 @@ impl Engine {
             }
             _ => {}
         }
-        self.drive(run.id)?;
-        self.report(run.id)
+        Ok(run.id)
     }
 
     fn pending_human_gates(&self, run: u64) -> Result<Vec<Gate>> {
@@ -202,168 +267,36 @@ impl Engine {
             .collect())
     }
 
+    /// The run of the open task (or, with none open, the newest run).
+    pub fn current_run(&self) -> Result<Option<Run>> {
+        crate::reads::current_run(&self.store)
+    }
+
     /// Pending gates of the open run (all gates with `all`).
     pub fn gates(&self, all: bool) -> Result<Vec<Gate>> {
-        let Some(run) = self.current_run()? else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .store
-            .gates(run.id)?
-            .into_iter()
-            .filter(|g| all || g.status == GateStatus::Pending)
-            .collect())
-    }
-
-    /// A human decides gate `which` (its name or id) of the open run, then the run goes on.
-    pub fn decide(
-        &mut self,
-        which: &str,
-        approved: bool,
-        note: Option<&str>,
-        by: &str,
-    ) -> Result<DriveReport> {
-        let run = self.open_run()?;
-        let gate = self
-            .store
-            .gates(run.id)?
-            .into_iter()
-            .rev()
-            .find(|g| {
-                g.status == GateStatus::Pending && (g.name == which || g.id.to_string() == which)
-            })
-            .ok_or_else(|| KernelError::NoSuchGate(which.to_owned()))?;
-        if gate.decider != Decider::Human {
-            return Err(KernelError::WrongDecider {
-                name: gate.name,
-                expected: gate.decider.to_string(),
-                got: "human".into(),
-            }
-            .into());
-        }
-        if !approved && note.is_none_or(|n| n.trim().is_empty()) {
-            return Err(EngineError::Usage(
-                "a rejection needs a reason (--reason …): the agents read it".into(),
-            ));
-        }
-        let bundle = self.bundle_for(run.id)?;
-        let token = self.token(run.id)?;
-        self.decide_tick(
-            &bundle,
-            token,
-            &gate,
-            approved,
-            Decider::Human,
-            by,
-            note,
-            None,
-        )?;
-        let after = self.store.run(run.id)?;
-        if after.status == RunStatus::Waiting && after.last_seq == token.seq {
-            // A rule refused the decision; the gate is still open.
-            let v = self.store.violations(run.id)?.pop();
-            let why = v
-                .map(|v| format!("[{}] {}", v.rule, v.message))
-                .unwrap_or_default();
-            return Err(KernelError::Violated(vec![loom_kernel::Violation {
-                rule: why.clone(),
-                message: format!(
-                    "the decision on gate {} was refused and not recorded; the gate stays open",
-                    gate.name
-                ),
-                rows: Vec::new(),
-            }])
-            .into());
-        }
-        self.drive(run.id)?;
-        self.report(run.id)
-    }
-
-    /// Ends the open task without finishing it.
-    pub fn abandon(&mut self, reason: Option<&str>) -> Result<DriveReport> {
-        let run = self.open_run()?;
-        let token = self.token(run.id)?;
-        let mut tick = self.store.begin(token)?;
-        let reason = reason.unwrap_or("abandoned");
-        tick.set_status(RunStatus::Abandoned, Some(reason))?;
-        // Abandoning must always be possible, so no rule can refuse it.
-        self.commit(
-            tick,
-            TickMeta::new(
-                TickKind::Abandon,
-                format!("abandoned via {}: {reason}", self.transport),
-            ),
-            None,
-        )?;
-        self.report(run.id)
+        crate::reads::gates(&self.store, all)
     }
 
     pub fn status(&self) -> Result<Status> {
-        let task = self.store.open_task()?;
-        let run = self.current_run()?;
-        let (pending_gates, uncertain, violations, facts) = match &run {
-            Some(r) => {
-                let ledger = self.store.ledger(r.id)?;
-                let uncertain = ledger
-                    .iter()
-                    .filter(|l| l.status == LedgerStatus::Intent)
-                    .filter(|l| {
-                        !ledger
-                            .iter()
-                            .any(|o| o.key == l.key && o.attempt > l.attempt)
-                    })
-                    .cloned()
-                    .collect();
-                let pending = self
-                    .store
-                    .gates(r.id)?
-                    .into_iter()
-                    .filter(|g| g.status == GateStatus::Pending)
-                    .collect();
-                (
-                    pending,
-                    uncertain,
-                    self.store.violations(r.id)?,
-                    self.store.facts(r.id)?,
-                )
-            }
-            None => Default::default(),
-        };
-        Ok(Status {
-            task,
-            run,
-            pending_gates,
-            uncertain,
-            violations,
-            facts,
-        })
+        let mut s = crate::reads::status(&self.store)?;
+        if self.lock.is_none() {
+            crate::reads::with_driver(&mut s, &self.root);
+        }
+        Ok(s)
     }
 
     /// The tick timeline of `run` (default: the current one) with each tick's ledger rows.
     pub fn log(&self, run: Option<u64>) -> Result<Vec<LogEntry>> {
-        let run = match run {
-            Some(r) => self.store.run(r)?,
-            None => self.current_run()?.ok_or_else(|| {
-                EngineError::Usage("no runs yet; start one with `loom run \"…\"`".into())
-            })?,
-        };
-        let ledger = self.store.ledger(run.id)?;
-        Ok(self
-            .store
-            .ticks(run.id)?
-            .into_iter()
-            .map(|tick| LogEntry {
-                ledger: ledger
-                    .iter()
-                    .filter(|l| l.seq == tick.seq)
-                    .cloned()
-                    .collect(),
-                tick,
-            })
-            .collect())
+        crate::reads::log(&self.store, run)
     }
 
-    pub(crate) fn report(&self, run: u64) -> Result<DriveReport> {
+    /// Walks the hash chain of `run`, or of every run in the project.
+    pub fn verify(&self, run: Option<u64>) -> Result<Vec<ChainReport>> {
+        crate::reads::verify(&self.store, run)
+    }
+
+    /// Where `run` stands: its status, task, the gates waiting for a human, violations.
+    pub fn report(&self, run: u64) -> Result<DriveReport> {
         let run = self.store.run(run)?;
         let task = self
             .store
@@ -401,8 +334,7 @@ impl Engine {
 
     /// The provider chain of `role` in `run`: the run's `--provider` if it had one, else config.
     pub(crate) fn chain_for(&self, run: u64, role: &str) -> Result<Option<Chain>> {
-        let options: RunOptions =
-            serde_json::from_str(&self.store.run(run)?.options).unwrap_or_default();
+        let options = RunOptions::parse(&self.store.run(run)?.options, run)?;
         let specs: Vec<String> = match options.provider {
             Some(p) => vec![p],
             None => self.config.chain_for(role).to_vec(),
@@ -423,33 +355,5 @@ impl Engine {
     /// Whether a pending gate is one loom opened for an uncertain effect.
     pub fn is_uncertain_gate(gate: &Gate) -> bool {
         gate.name.starts_with(UNCERTAIN_PREFIX)
-    }
-}
-
-/// The result of walking one run's hash chain.
-#[derive(Debug, Serialize)]
-pub struct ChainReport {
-    pub run: u64,
-    pub ticks: usize,
-    pub broken: Option<loom_kernel::ChainBreak>,
-}
-
-impl Engine {
-    /// Walks the hash chain of `run`, or of every run in the project.
-    pub fn verify(&self, run: Option<u64>) -> Result<Vec<ChainReport>> {
-        let runs = match run {
-            Some(r) => vec![self.store.run(r)?],
-            None => self.store.runs()?,
-        };
-        runs.into_iter()
-            .map(|r| {
-                let ticks = self.store.ticks(r.id)?;
-                Ok(ChainReport {
-                    run: r.id,
-                    ticks: ticks.len(),
-                    broken: loom_kernel::verify_chain(&ticks).err(),
-                })
-            })
-            .collect()
     }
 }

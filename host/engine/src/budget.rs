@@ -8,10 +8,54 @@ use std::collections::BTreeMap;
 
 pub(crate) const RULE: &str = "budget";
 
-#[derive(Default)]
-struct Cap {
+/// One cap: dollars and tokens, each optional.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Cap {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     tokens: Option<u64>,
+}
+
+impl Cap {
+    fn is_set(&self) -> bool {
+        self.usd.is_some() || self.tokens.is_some()
+    }
+}
+
+/// The caps a run is held to: frozen into the run when it starts, changed only by a recorded
+/// resume, so a replay holds it to exactly what the live run was held to.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Caps {
+    #[serde(default)]
+    run: Cap,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    roles: BTreeMap<String, Cap>,
+}
+
+impl Caps {
+    /// The caps `config` sets (possibly none).
+    pub(crate) fn from_config(config: &Config) -> Caps {
+        let roles = config
+            .agents
+            .iter()
+            .map(|(role, a)| {
+                let cap = Cap {
+                    usd: a.budget_usd,
+                    tokens: a.budget_tokens,
+                };
+                (role.clone(), cap)
+            })
+            .filter(|(_, c)| c.is_set())
+            .collect();
+        Caps {
+            run: Cap {
+                usd: config.budget.max_usd,
+                tokens: config.budget.max_tokens,
+            },
+            roles,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -27,28 +71,26 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    /// The caps `config` sets, if it sets any.
-    pub(crate) fn from_config(config: &Config) -> Option<Budget> {
-        let roles: BTreeMap<String, Cap> = config
-            .agents
-            .iter()
-            .filter(|(_, a)| a.budget_usd.is_some() || a.budget_tokens.is_some())
-            .map(|(role, a)| {
-                let cap = Cap {
-                    usd: a.budget_usd,
-                    tokens: a.budget_tokens,
-                };
-                (role.clone(), cap)
-            })
-            .collect();
-        let run = Cap {
-            usd: config.budget.max_usd,
-            tokens: config.budget.max_tokens,
-        };
-        (run.usd.is_some() || run.tokens.is_some() || !roles.is_empty())
-            .then_some(Budget { run, roles })
+    /// The rule for `caps`, if they set any.
+    pub(crate) fn from_caps(caps: &Caps) -> Option<Budget> {
+        (caps.run.is_set() || !caps.roles.is_empty()).then(|| Budget {
+            run: caps.run.clone(),
+            roles: caps.roles.clone(),
+        })
     }
 }
+
+/// Whether a ledger row's spend counts: everything performed and paid for (applied, refused,
+/// failed), except a row that re-uses a result already paid for under an earlier attempt.
+fn counts(l: &loom_kernel::LedgerRow, meta: &serde_json::Value) -> bool {
+    matches!(
+        l.status,
+        LedgerStatus::Done | LedgerStatus::Refused | LedgerStatus::Failed
+    ) && meta.get(REUSED_FROM).is_none()
+}
+
+/// Set in the metadata of an attempt that applies a result an earlier attempt paid for.
+pub(crate) const REUSED_FROM: &str = "reused_from";
 
 fn over(what: &str, spent: &Spent, cap: &Cap, config_key: &str) -> Option<Violation> {
     let message = match (cap.usd, cap.tokens) {
@@ -74,10 +116,19 @@ impl Rules for Budget {
         let mut run = Spent::default();
         let mut roles: BTreeMap<String, Spent> = BTreeMap::new();
         for l in view.ledger().map_err(|e| e.to_string())? {
-            if l.status != LedgerStatus::Done {
+            if matches!(l.status, LedgerStatus::Intent | LedgerStatus::Superseded) {
                 continue;
             }
-            let meta: serde_json::Value = serde_json::from_str(&l.meta).unwrap_or_default();
+            // A row whose metadata does not parse is damaged data: refuse to guess its cost.
+            let meta: serde_json::Value = serde_json::from_str(&l.meta).map_err(|e| {
+                format!(
+                    "ledger row {}#{} has unreadable metadata: {e}",
+                    l.key, l.attempt
+                )
+            })?;
+            if !counts(&l, &meta) {
+                continue;
+            }
             let usd = meta["cost_usd"].as_f64().unwrap_or(0.0);
             let tokens = meta["input_tokens"].as_u64().unwrap_or(0)
                 + meta["output_tokens"].as_u64().unwrap_or(0);

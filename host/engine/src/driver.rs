@@ -23,6 +23,12 @@ impl Engine {
                 return Ok(());
             }
             let token = self.token(run_id)?;
+            // A tick boundary: an abandon asked for by another process is recorded here.
+            if let Some(req) = self.abandon_waiting(run_id, token.seq) {
+                self.abandon_tick(token, &req, None)?;
+                crate::mailbox::clear(&self.root);
+                return Ok(());
+            }
             if taken >= self.config.max_ticks {
                 let msg = format!(
                     "stopped after {taken} ticks (max_ticks in loom.toml); the bundle may be \
@@ -51,12 +57,28 @@ impl Engine {
         meta: TickMeta,
         bundle: Option<&Bundle>,
     ) -> Result<Option<TickRow>> {
+        self.commit_with(tick, meta, bundle, None)
+    }
+
+    /// [`Engine::commit`] for a tick that carries an effect's `result`: if the rules cannot
+    /// be checked, the stop keeps the result (performed and paid for) for the next attempt.
+    pub(crate) fn commit_with(
+        &self,
+        tick: Tick<'_>,
+        meta: TickMeta,
+        bundle: Option<&Bundle>,
+        result: Option<(&str, u32, &Performed)>,
+    ) -> Result<Option<TickRow>> {
         let token = tick.token();
         let step = meta.step.clone();
         let both;
-        let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &self.budget) {
+        let budget = match bundle {
+            Some(_) => self.budget_rule(token.run)?,
+            None => None,
+        };
+        let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &budget) {
             (Some(b), Some(limit)) => {
-                both = crate::budget::Both(b, limit);
+                both = crate::budget::Both(b, &**limit);
                 Some(&both)
             }
             (Some(b), None) => Some(b),
@@ -72,7 +94,7 @@ impl Engine {
                 Ok(None)
             }
             Err(KernelError::Rules(msg)) => {
-                self.fault(&token, step.as_deref(), &msg)?;
+                self.fault_keeping(&token, step.as_deref(), &msg, result)?;
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -88,7 +110,23 @@ impl Engine {
 
     /// Stops the run with `message` in a tick of its own (no rules: they may be what failed).
     pub(crate) fn fault(&self, token: &TickToken, step: Option<&str>, message: &str) -> Result<()> {
+        self.fault_keeping(token, step, message, None)
+    }
+
+    /// [`Engine::fault`] in a tick that performed an effect: its result is kept in the ledger
+    /// as performed but not applied, and the next attempt at the step uses it instead of
+    /// performing the effect again (a paid reply is never bought twice).
+    pub(crate) fn fault_keeping(
+        &self,
+        token: &TickToken,
+        step: Option<&str>,
+        message: &str,
+        result: Option<(&str, u32, &Performed)>,
+    ) -> Result<()> {
         let mut tick = self.store.begin(*token)?;
+        if let Some((key, attempt, p)) = result {
+            self.record_unapplied(&mut tick, key, attempt, p, crate::run_effect::HELD_FAULT)?;
+        }
         tick.set_status(RunStatus::Stopped, Some(message))?;
         let mut meta = TickMeta::new(TickKind::Fault, message);
         meta.step = step.map(str::to_owned);
@@ -217,6 +255,11 @@ impl Engine {
         else {
             return Ok(());
         };
+        if let Some(req) = self.abandon_waiting(token.run, token.seq) {
+            self.abandon_tick(token, &req, Some((&key, attempt, &performed)))?;
+            crate::mailbox::clear(&self.root);
+            return Ok(());
+        }
         let text = match &performed.outcome {
             Outcome::Agent(r) => r.text.clone(),
             _ => String::new(),
@@ -311,7 +354,7 @@ impl Engine {
             if !self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
                 drop(tick);
                 let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
-                return self.fault(&token, Some(&gate.name), &msg);
+                return self.fault_keeping(&token, Some(&gate.name), &msg, result);
             }
         }
         if !failed && self.store.view(token.run).run()?.status != RunStatus::Running {
@@ -328,7 +371,7 @@ impl Engine {
         if decider == Decider::Human {
             meta.on_violation = RunStatus::Waiting;
         }
-        self.commit(tick, meta, Some(bundle))?;
+        self.commit_with(tick, meta, Some(bundle), result)?;
         Ok(())
     }
 
@@ -378,9 +421,7 @@ impl Engine {
             .store
             .ledger(token.run)?
             .into_iter()
-            .filter(|r| {
-                r.step == step && matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused)
-            })
+            .filter(|r| r.step == step && crate::run_effect::settled(r))
             .map(|r| r.key)
             .collect::<std::collections::BTreeSet<_>>()
             .len();
@@ -403,6 +444,11 @@ impl Engine {
         else {
             return Ok(());
         };
+        if let Some(req) = self.abandon_waiting(token.run, token.seq) {
+            self.abandon_tick(token, &req, Some((&key, attempt, &performed)))?;
+            crate::mailbox::clear(&self.root);
+            return Ok(());
+        }
         let supersede = self
             .store
             .attempts(token.run, &key)?
@@ -415,14 +461,15 @@ impl Engine {
             tick.supersede(&key, a)?;
         }
         self.record(&mut tick, &step, &key, attempt, &performed)?;
+        let result = Some((key.as_str(), attempt, &performed));
         if !self.apply_outcome(bundle, &mut tick, &step, &performed.outcome)? {
             drop(tick);
             let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
-            return self.fault(&token, Some(&step), &msg);
+            return self.fault_keeping(&token, Some(&step), &msg, result);
         }
         let meta =
             TickMeta::new(TickKind::Effect, format!("{step}: {}", performed.summary)).step(&step);
-        self.commit(tick, meta, Some(bundle))?;
+        self.commit_with(tick, meta, Some(bundle), result)?;
         Ok(())
     }
 }

@@ -30,6 +30,21 @@ pub enum EngineError {
 
     #[error("{0}")]
     Effect(String),
+
+    /// Another process drives the project (it holds `.loom/driver.lock`).
+    #[error(
+        "this project is being driven by {}; wait for it (`--wait`), watch it with \
+         `loom status` or `loom log`, or stop it with `loom abandon`", .0.describe()
+    )]
+    Busy(Box<crate::lock::Holder>),
+
+    /// A decision that cannot be taken as asked (stale, already decided); nothing recorded.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The origin may not do this (an agent deciding a human's gate); nothing recorded.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// How an error should be presented, independent of transport.
@@ -43,6 +58,12 @@ pub enum ErrorKind {
     Refused,
     /// The bundle could not be loaded or faulted.
     Bundle,
+    /// Another process drives the project; nothing was done.
+    Busy,
+    /// The request no longer fits the state (a stale or already-decided gate); nothing done.
+    Conflict,
+    /// The origin may not do this (an agent on a human's gate); nothing was done.
+    Forbidden,
     /// The disk, the database or an external tool failed.
     Internal,
 }
@@ -65,6 +86,9 @@ impl EngineError {
                 K::Rules(_) => ErrorKind::Bundle,
                 _ => ErrorKind::Internal,
             },
+            EngineError::Busy(_) => ErrorKind::Busy,
+            EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::Io { .. } | EngineError::Effect(_) => ErrorKind::Internal,
         }
     }

@@ -7,13 +7,18 @@
 mod api;
 mod budget;
 pub mod checks;
+mod commands;
 pub mod config;
 mod driver;
 mod effects;
 mod error;
 pub mod events;
+pub mod lock;
+pub mod mailbox;
+pub mod origin;
 mod policy;
 pub mod project;
+pub mod reads;
 mod recording;
 mod reexecute;
 pub mod replay;
@@ -21,11 +26,14 @@ mod run_effect;
 mod template;
 pub mod workspace;
 
-pub use api::{ChainReport, DriveReport, LogEntry, Status};
+pub use api::{ChainReport, DriveReport, LogEntry, Status, RUN_FORMAT};
+pub use commands::AbandonOutcome;
 pub use config::{Config, Policy};
 pub use driver::UNCERTAIN_PREFIX;
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{Observer, Silent};
+pub use lock::{DriverLock, Holder};
+pub use origin::{Actor, Decision, Origin};
 pub use template::render;
 
 use loom_kernel::Store;
@@ -45,10 +53,13 @@ pub struct Engine {
     transport: String,
     /// A bundle fault met while a tick was open, reported once the tick is rolled back.
     pending_fault: std::cell::RefCell<Option<String>>,
-    /// The config's spending caps as a rule, built once (checked at every commit).
-    budget: Option<budget::Budget>,
+    /// The spending caps of the run being driven, as a rule, built once per run (and again
+    /// when a resume changes them); checked at every commit.
+    budget: std::cell::RefCell<Option<(u64, Option<Rc<budget::Budget>>)>>,
     /// Set when this engine re-executes a recorded run (`loom replay`) instead of a live one.
     recording: Option<recording::Recording>,
+    /// The right to drive this project, taken by the first command that writes.
+    lock: Option<DriverLock>,
 }
 
 #[cfg(test)]

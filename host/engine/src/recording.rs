@@ -85,6 +85,50 @@ impl Recording {
         find(self.writes(seq))
     }
 
+    /// The run options recorded tick `seq` set, if it changed them.
+    pub(crate) fn options_written(&self, seq: u64) -> Option<String> {
+        self.writes(seq).into_iter().find_map(|w| match w {
+            Write::Options { options } => Some(options),
+            _ => None,
+        })
+    }
+
+    /// Whether recorded tick `seq` is an abandon, and with what reason.
+    pub(crate) fn abandon_at(&self, seq: u64) -> Option<(String, Option<String>)> {
+        let t = self.tick(seq).filter(|t| t.kind == TickKind::Abandon)?;
+        let via = t
+            .summary
+            .strip_prefix("abandoned via ")
+            .and_then(|s| s.split(": ").next())
+            .unwrap_or("cli")
+            .to_owned();
+        let reason = self.writes(seq).into_iter().find_map(|w| match w {
+            Write::RunStatus { reason, .. } => reason,
+            _ => None,
+        });
+        Some((via, reason))
+    }
+
+    /// The results recorded tick `seq` kept without applying them (an effect that finished
+    /// after its task was abandoned), with their bytes.
+    pub(crate) fn unapplied_at(&self, seq: u64) -> Vec<(LedgerRow, Option<Vec<u8>>)> {
+        self.writes(seq)
+            .into_iter()
+            .filter_map(|w| match w {
+                Write::Result {
+                    key,
+                    attempt,
+                    status: LedgerStatus::Refused,
+                    ..
+                } => self.attempt(&key, attempt).map(|row| {
+                    let bytes = self.results.get(&(key.clone(), attempt)).cloned();
+                    (row.clone(), bytes)
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn attempt(&self, key: &str, attempt: u32) -> Option<&LedgerRow> {
         self.ledger
             .iter()
@@ -110,7 +154,6 @@ impl Engine {
         config: Config,
         recording: Recording,
     ) -> Result<Engine> {
-        let budget = crate::budget::Budget::from_config(&config);
         Ok(Engine {
             root,
             config,
@@ -120,8 +163,9 @@ impl Engine {
             observer: std::cell::RefCell::new(Box::new(Silent)),
             transport: "replay".into(),
             pending_fault: std::cell::RefCell::new(None),
-            budget,
+            budget: std::cell::RefCell::new(None),
             recording: Some(recording),
+            lock: None,
         })
     }
 

@@ -7,12 +7,102 @@ use crate::error::Result;
 use crate::recording::RecordedEffect;
 use crate::Engine;
 use loom_kernel::{
-    Decider, GateStatus, Intent, LedgerStatus, RunStatus, Tick, TickKind, TickMeta, TickToken,
+    Decider, GateStatus, Intent, LedgerRow, LedgerStatus, RunStatus, Tick, TickKind, TickMeta,
+    TickToken,
 };
 use loom_runtime::Bundle;
 use serde_json::json;
 
+/// Why a result was kept without being applied, in its ledger row's metadata (`unapplied`).
+const UNAPPLIED: &str = "unapplied";
+/// The bundle faulted on the result: the next attempt at the step applies it again.
+pub(crate) const HELD_FAULT: &str = "bundle-fault";
+
+/// A result kept for the next attempt at its step instead of performing the effect again.
+fn held(row: &LedgerRow) -> bool {
+    row.status == LedgerStatus::Refused
+        && serde_json::from_str::<serde_json::Value>(&row.meta)
+            .is_ok_and(|m| m[UNAPPLIED] == HELD_FAULT)
+}
+
+/// Whether a ledger row settles its effect, so the step's next execution is a new effect:
+/// an applied result, or one a rule refused. A result held after a bundle fault does not.
+pub(crate) fn settled(row: &LedgerRow) -> bool {
+    matches!(row.status, LedgerStatus::Done | LedgerStatus::Refused) && !held(row)
+}
+
 impl Engine {
+    /// Writes a performed effect's result into `tick` without applying it, marked with why.
+    pub(crate) fn record_unapplied(
+        &self,
+        tick: &mut Tick<'_>,
+        key: &str,
+        attempt: u32,
+        p: &Performed,
+        why: &str,
+    ) -> Result<()> {
+        for b in &p.blobs {
+            tick.put_blob(b)?;
+        }
+        let outcome = serde_json::to_vec(&p.outcome)
+            .map_err(|e| crate::EngineError::Effect(e.to_string()))?;
+        let mut meta = p.meta.clone();
+        if let Some(m) = meta.as_object_mut() {
+            m.insert(UNAPPLIED.into(), why.into());
+        }
+        tick.record_unapplied(key, attempt, Some(&outcome), &p.summary, &meta.to_string())?;
+        Ok(())
+    }
+
+    /// The result held under `key` after a bundle fault, as a new attempt that applies it: no
+    /// provider is called, no command runs, and the spend stays counted once.
+    fn reuse_held(
+        &self,
+        token: &TickToken,
+        key: &str,
+        step: &str,
+        held: &LedgerRow,
+    ) -> Result<Option<(u32, Performed)>> {
+        let bytes = self
+            .store
+            .result(token.run, key, held.attempt)?
+            .ok_or_else(|| {
+                loom_kernel::KernelError::Corrupt(format!(
+                    "the held result of {key} attempt {} is missing",
+                    held.attempt
+                ))
+            })?;
+        let outcome = serde_json::from_slice(&bytes).map_err(|e| {
+            loom_kernel::KernelError::Corrupt(format!(
+                "the held result of {key} does not parse: {e}"
+            ))
+        })?;
+        let mut meta: serde_json::Value = serde_json::from_str(&held.meta).map_err(|e| {
+            loom_kernel::KernelError::Corrupt(format!("the metadata of {key} does not parse: {e}"))
+        })?;
+        if let Some(m) = meta.as_object_mut() {
+            m.remove(UNAPPLIED);
+            m.insert(crate::budget::REUSED_FROM.into(), held.attempt.into());
+        }
+        let intent = Intent {
+            key,
+            step,
+            kind: &held.kind,
+            retry_safe: held.retry_safe,
+            request: None,
+        };
+        let attempt = self.store.record_intent(token, &intent)?;
+        Ok(Some((
+            attempt,
+            Performed {
+                outcome,
+                summary: held.summary.clone(),
+                meta,
+                blobs: Vec::new(),
+            },
+        )))
+    }
+
     /// Writes a performed effect's result into `tick`, with a row for each provider call that
     /// failed before one answered.
     pub(crate) fn record(
@@ -70,7 +160,16 @@ impl Engine {
         prepared: &Prepared,
         bundle: Option<&Bundle>,
     ) -> Result<Option<(u32, Performed)>> {
+        if self.lock.is_none() && self.recording.is_none() {
+            // Only the driver starts effects (see `lock`): refuse rather than race another.
+            return Err(crate::EngineError::Usage(
+                "internal: an effect was about to start without the driver lock".into(),
+            ));
+        }
         if let Some(last) = self.store.attempts(token.run, key)?.pop() {
+            if held(&last) {
+                return self.reuse_held(&token, key, step, &last);
+            }
             if last.status == LedgerStatus::Intent && !last.retry_safe {
                 let name = format!("{UNCERTAIN_PREFIX}{key}#{}", last.attempt);
                 let gate = self
@@ -192,9 +291,7 @@ impl Engine {
             .store
             .ledger(run)?
             .iter()
-            .filter(|r| {
-                r.kind == "agent" && matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused)
-            })
+            .filter(|r| r.kind == "agent" && settled(r))
             .filter(|r| {
                 serde_json::from_str::<serde_json::Value>(&r.meta)
                     .ok()

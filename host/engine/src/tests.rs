@@ -91,6 +91,7 @@ fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
     );
     // Fix the config, reopen, resume: the same effect key gets a second attempt.
     std::fs::write(dir.path().join("loom.toml"), CONFIG).unwrap();
+    drop(e); // one driver per project: the first engine lets go of the lock
     let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
     let r = e.resume().unwrap();
     assert_eq!(r.run.status, RunStatus::Waiting);

@@ -290,4 +290,9 @@ pub enum Write {
     Refused {
         changes: Vec<Write>,
     },
+    /// The engine's options for the run changed (opaque JSON to the kernel), e.g. a raised
+    /// budget taken on at a resume: recorded so a replay drives the run as it was driven.
+    Options {
+        options: String,
+    },
 }

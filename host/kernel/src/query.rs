@@ -322,6 +322,22 @@ pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
         .collect()
 }
 
+/// Ticks of every run committed after tick id `after` (run·2³² + seq), oldest first.
+pub(crate) fn ticks_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<TickRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {TICK_COLS} FROM ticks WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))?;
+    let rows = st
+        .query_map(params![after, limit], tick_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(mut t, kind)| {
+            t.kind = parse("tick kind", kind, TickKind::parse)?;
+            Ok(t)
+        })
+        .collect()
+}
+
 pub(crate) fn last_hash(conn: &Connection, run: u64) -> Result<Option<(u64, String)>> {
     Ok(conn
         .prepare_cached(&format!(

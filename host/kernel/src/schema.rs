@@ -120,25 +120,46 @@ CREATE TABLE blobs (
 ];
 
 /// Brings the database up to the newest schema, each migration in its own transaction.
+///
+/// The version is read again inside each write transaction: two processes opening a fresh
+/// project at once must not both apply migration 1 ("table tasks already exists").
 pub fn migrate(conn: &Connection) -> Result<(), KernelError> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let newest = MIGRATIONS.len() as i64;
+    let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
+    let current = version(conn)?;
     if current > newest {
         return Err(KernelError::SchemaTooNew {
             found: current,
             supported: newest,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as i64 + 1;
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-        ))
-        .inspect_err(|_| {
-            let _ = conn.execute_batch("ROLLBACK");
-        })?;
+    if current == newest {
+        return Ok(());
     }
-    Ok(())
+    loop {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let step = (|| -> Result<bool, KernelError> {
+            let current = version(conn)?;
+            if current >= newest {
+                return Ok(false);
+            }
+            conn.execute_batch(MIGRATIONS[current as usize])?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", current + 1))?;
+            Ok(true)
+        })();
+        match step {
+            Ok(more) => {
+                conn.execute_batch("COMMIT")?;
+                if !more {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +197,26 @@ mod tests {
             }
             conn.execute_batch(sql)
                 .unwrap_or_else(|e| panic!("migration {} fails: {e}", i + 1));
+        }
+    }
+
+    #[test]
+    fn two_connections_migrating_a_fresh_file_at_once_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let conn = Connection::open(&path).unwrap();
+                    conn.busy_timeout(std::time::Duration::from_secs(5))
+                        .unwrap();
+                    migrate(&conn)
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
         }
     }
 

@@ -67,6 +67,9 @@ fn tune(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT_MS: u64 = 5000;
+
 pub struct Store {
     pub(crate) conn: Rc<Connection>,
     durability: Durability,
@@ -76,6 +79,9 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path, durability: Durability) -> Result<Store> {
         let conn = Connection::open(path)?;
+        // Before anything else: a second process opening the file while the first creates it
+        // must wait for it, not fail with "database is locked".
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
         // WAL: readers (status, dashboards) never block the tick writer, and a commit is one
         // append + one fsync instead of two.
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
@@ -405,6 +411,21 @@ impl Store {
 
     pub fn ticks(&self, run: u64) -> Result<Vec<TickRow>> {
         query::ticks(&self.conn, run)
+    }
+
+    /// Ticks of any run committed after tick id `after` (`run·2³² + seq`; 0 for all), oldest
+    /// first, at most `limit`: how a watcher catches up on what other processes committed.
+    pub fn ticks_after(&self, after: i64, limit: u32) -> Result<Vec<TickRow>> {
+        query::ticks_after(&self.conn, after, limit)
+    }
+
+    /// A number that changes whenever another connection commits to the database (SQLite's
+    /// `PRAGMA data_version`): a cheap test for "did anything change?".
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     pub fn violations(&self, run: u64) -> Result<Vec<ViolationRow>> {

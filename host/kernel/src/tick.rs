@@ -193,6 +193,33 @@ impl<'s> Tick<'s> {
         Ok(hash)
     }
 
+    /// Completes ledger row (`key`, `attempt`) with a result that this tick does *not* apply
+    /// (status `refused`): the effect was performed and paid for, but the state change it
+    /// would cause is not made (the bundle faulted on it, or the task was abandoned while it
+    /// ran). Kept so nothing performed is ever lost or silently bought again.
+    pub fn record_unapplied(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        data: Option<&[u8]>,
+        summary: &str,
+        meta: &str,
+    ) -> Result<Option<String>> {
+        self.write_result(key, attempt, LedgerStatus::Refused, data, summary, meta)
+    }
+
+    /// Replaces the run's engine options (opaque JSON), recorded in the chain.
+    pub fn set_options(&mut self, options: &str) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached("UPDATE runs SET options = ?2 WHERE id = ?1")?
+            .execute(params![self.run_id(), options])?;
+        self.log(Write::Options {
+            options: options.to_owned(),
+        });
+        Ok(())
+    }
+
     pub(crate) fn write_result(
         &mut self,
         key: &str,
@@ -324,7 +351,8 @@ impl<'s> Tick<'s> {
     }
 
     /// Records a decision on a pending gate. Only the decider the gate was opened for may
-    /// decide it: an agent can never decide a gate that policy gave to a human.
+    /// decide it, except that a human may take over a gate an agent was to decide (an agent
+    /// that a rule keeps refusing, say): an agent can never decide a gate given to a human.
     pub fn decide_gate(
         &mut self,
         id: u64,
@@ -340,7 +368,8 @@ impl<'s> Tick<'s> {
             .into_iter()
             .find(|g| g.id == id && g.status == GateStatus::Pending)
             .ok_or_else(|| KernelError::NoSuchGate(id.to_string()))?;
-        if gate.decider != decider {
+        let take_over = gate.decider == Decider::Agent && decider == Decider::Human;
+        if gate.decider != decider && !take_over {
             return Err(KernelError::WrongDecider {
                 name: gate.name,
                 expected: gate.decider.to_string(),

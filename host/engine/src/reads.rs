@@ -1,0 +1,151 @@
+//! Reading a project: what every transport shows. These take any [`Store`], so a transport
+//! reads on a read-only connection of its own and never queues behind the driver's work.
+
+use crate::error::{EngineError, Result};
+use loom_kernel::{
+    Fact, Gate, GateStatus, LedgerRow, LedgerStatus, Run, Store, Task, TickRow, ViolationRow,
+};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub task: Option<Task>,
+    pub run: Option<Run>,
+    pub pending_gates: Vec<Gate>,
+    /// The process driving the project right now, if any (another one than the asker).
+    pub driver: Option<crate::lock::Holder>,
+    /// Effects the live driver is performing now.
+    pub in_flight: Vec<LedgerRow>,
+    /// Effects started but never recorded as finished, and not yet retried, with no driver
+    /// alive: they may or may not have happened.
+    pub uncertain: Vec<LedgerRow>,
+    pub violations: Vec<ViolationRow>,
+    pub facts: Vec<Fact>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogEntry {
+    pub tick: TickRow,
+    pub ledger: Vec<LedgerRow>,
+}
+
+/// The run of the open task (or, with none open, the newest run).
+pub fn current_run(store: &Store) -> Result<Option<Run>> {
+    if let Some(task) = store.open_task()? {
+        return Ok(store.runs_of_task(task.id)?.pop());
+    }
+    Ok(store.runs()?.pop())
+}
+
+/// Pending gates of the open run (all gates with `all`).
+pub fn gates(store: &Store, all: bool) -> Result<Vec<Gate>> {
+    let Some(run) = current_run(store)? else {
+        return Ok(Vec::new());
+    };
+    Ok(store
+        .gates(run.id)?
+        .into_iter()
+        .filter(|g| all || g.status == GateStatus::Pending)
+        .collect())
+}
+
+pub fn status(store: &Store) -> Result<Status> {
+    let task = store.open_task()?;
+    let run = current_run(store)?;
+    let (pending_gates, uncertain, violations, facts): (_, Vec<LedgerRow>, _, _) = match &run {
+        Some(r) => {
+            let ledger = store.ledger(r.id)?;
+            let uncertain = ledger
+                .iter()
+                .filter(|l| l.status == LedgerStatus::Intent)
+                .filter(|l| {
+                    !ledger
+                        .iter()
+                        .any(|o| o.key == l.key && o.attempt > l.attempt)
+                })
+                .cloned()
+                .collect();
+            let pending = store
+                .gates(r.id)?
+                .into_iter()
+                .filter(|g| g.status == GateStatus::Pending)
+                .collect();
+            (
+                pending,
+                uncertain,
+                store.violations(r.id)?,
+                store.facts(r.id)?,
+            )
+        }
+        None => Default::default(),
+    };
+    Ok(Status {
+        task,
+        run,
+        pending_gates,
+        driver: None,
+        in_flight: Vec::new(),
+        uncertain,
+        violations,
+        facts,
+    })
+}
+
+/// Names the live driver in `s` (when the asker is not it): its effects are in flight, not
+/// uncertain.
+pub fn with_driver(s: &mut Status, root: &Path) {
+    s.driver = crate::lock::holder(root);
+    if s.driver.is_some() {
+        s.in_flight = std::mem::take(&mut s.uncertain);
+    }
+}
+
+/// The tick timeline of `run` (default: the current one) with each tick's ledger rows.
+pub fn log(store: &Store, run: Option<u64>) -> Result<Vec<LogEntry>> {
+    let run = match run {
+        Some(r) => store.run(r)?,
+        None => current_run(store)?.ok_or_else(|| {
+            EngineError::Usage("no runs yet; start one with `loom run \"…\"`".into())
+        })?,
+    };
+    let ledger = store.ledger(run.id)?;
+    Ok(store
+        .ticks(run.id)?
+        .into_iter()
+        .map(|tick| LogEntry {
+            ledger: ledger
+                .iter()
+                .filter(|l| l.seq == tick.seq)
+                .cloned()
+                .collect(),
+            tick,
+        })
+        .collect())
+}
+
+/// The result of walking one run's hash chain.
+#[derive(Debug, Serialize)]
+pub struct ChainReport {
+    pub run: u64,
+    pub ticks: usize,
+    pub broken: Option<loom_kernel::ChainBreak>,
+}
+
+/// Walks the hash chain of `run`, or of every run in the project.
+pub fn verify(store: &Store, run: Option<u64>) -> Result<Vec<ChainReport>> {
+    let runs = match run {
+        Some(r) => vec![store.run(r)?],
+        None => store.runs()?,
+    };
+    runs.into_iter()
+        .map(|r| {
+            let ticks = store.ticks(r.id)?;
+            Ok(ChainReport {
+                run: r.id,
+                ticks: ticks.len(),
+                broken: loom_kernel::verify_chain(&ticks).err(),
+            })
+        })
+        .collect()
+}
