@@ -167,6 +167,11 @@ impl logic::Guest for Testkit {
 
     fn apply(_tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, String> {
         misbehave(mode());
+        // Faults only where an effect's result is in hand, for tests that a paid result
+        // survives the fault.
+        if view::task().title.contains("hostile:apply-trap") {
+            panic!("testkit was asked to trap in apply");
+        }
         match outcome {
             Outcome::Agent(reply) => Ok(vec![Change::PutFact(FactWrite {
                 kind: "result".into(),
@@ -194,6 +199,9 @@ impl logic::Guest for Testkit {
 impl rules::Guest for Testkit {
     fn check(_tick: TickToken) -> Vec<Violation> {
         misbehave(mode());
+        if view::task().title.contains("hostile:check-trap") && !view::facts("result").is_empty() {
+            panic!("testkit was asked to trap in check");
+        }
         view::facts("result")
             .into_iter()
             .filter(|f| f.value.contains("FORBIDDEN"))

@@ -125,9 +125,9 @@ impl Engine {
                     g.transport.as_deref().unwrap_or("?"),
                     g.decided_tick.map_or("?".into(), |t| t.to_string())
                 )),
-                None if self.store.open_task()?.is_none() => EngineError::Usage(
-                    "no task is open; start one with `loom run \"…\"`".into(),
-                ),
+                None if self.store.open_task()?.is_none() => {
+                    EngineError::Usage("no task is open; start one with `loom run \"…\"`".into())
+                }
                 None => KernelError::NoSuchGate(d.gate.clone()).into(),
             });
         };
