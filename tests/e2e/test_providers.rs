@@ -65,6 +65,47 @@ fn the_budget_refuses_the_tick_that_would_overspend_it() {
 }
 
 #[test]
+fn a_budget_raised_and_resumed_is_recorded_and_the_run_replays() {
+    let (_tmp, dir) = project(
+        &config("supervised", "[budget]\nmax_usd = 0.05\n"),
+        &replies_costing("cost_usd = 0.03"),
+    );
+    expect_code(&loom(&dir, &["run", "Fix median() for even-length lists"]), 11);
+    // What the message advises: raise the budget and resume.
+    std::fs::write(
+        dir.join("loom.toml"),
+        config("supervised", "[budget]\nmax_usd = 1.0\n"),
+    )
+    .unwrap();
+    let o = loom(&dir, &["resume"]);
+    expect_code(&o, 10);
+    // The refused reply was paid for: the resume applies it instead of buying it again.
+    let implement = ledger_meta(&dir, "implement");
+    assert_eq!(implement.len(), 2, "{implement:?}");
+    assert_eq!(implement[1]["reused_from"], 1, "{implement:?}");
+    let log: serde_json::Value =
+        serde_json::from_slice(&loom(&dir, &["log", "--json"]).stdout).unwrap();
+    let resume = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tick"]["kind"] == "resume")
+        .unwrap();
+    let changes = resume["tick"]["changes"].as_str().unwrap();
+    assert!(
+        changes.contains("\"op\":\"options\"") && changes.contains("1.0"),
+        "the new caps are in the resume's tick: {changes}"
+    );
+    // The replay holds the run to the caps in force at each tick, whatever the config says now.
+    std::fs::write(
+        dir.join("loom.toml"),
+        config("supervised", "[budget]\nmax_usd = 0.01\n"),
+    )
+    .unwrap();
+    assert_replays_identically(&dir);
+}
+
+#[test]
 fn a_price_table_costs_calls_whose_provider_reports_none() {
     let (_tmp, dir) = project(
         &config("supervised", "[prices.m1]\ninput = 3.0\noutput = 15.0\n"),

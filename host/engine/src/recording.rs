@@ -40,13 +40,28 @@ impl Recording {
                 }
             }
         }
+        let ticks = source.ticks(run)?;
+        // The run's options as it started: the first recorded change says what they were.
+        let first_change = ticks.iter().find_map(|t| {
+            serde_json::from_str::<Vec<Write>>(&t.changes)
+                .ok()?
+                .into_iter()
+                .find_map(|w| match w {
+                    Write::Options { from, .. } => Some(from),
+                    _ => None,
+                })
+        });
+        let options = match first_change {
+            Some(o) => o,
+            None => source.run(run)?.options,
+        };
         Ok(Recording {
             run,
-            ticks: source.ticks(run)?,
+            ticks,
             ledger,
             results,
             requests,
-            options: source.run(run)?.options,
+            options,
             keep_identity: false,
         })
     }
@@ -88,7 +103,7 @@ impl Recording {
     /// The run options recorded tick `seq` set, if it changed them.
     pub(crate) fn options_written(&self, seq: u64) -> Option<String> {
         self.writes(seq).into_iter().find_map(|w| match w {
-            Write::Options { options } => Some(options),
+            Write::Options { options, .. } => Some(options),
             _ => None,
         })
     }

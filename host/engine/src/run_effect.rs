@@ -18,11 +18,18 @@ const UNAPPLIED: &str = "unapplied";
 /// The bundle faulted on the result: the next attempt at the step applies it again.
 pub(crate) const HELD_FAULT: &str = "bundle-fault";
 
-/// A result kept for the next attempt at its step instead of performing the effect again.
+/// A result kept for the next attempt at its step instead of performing the effect again:
+/// one the bundle faulted on, or one refused only for what it cost (raise the budget and
+/// resume, and the paid reply is used, not bought again). A result a rule refused for what
+/// it says is settled: the step's next execution asks anew.
 fn held(row: &LedgerRow) -> bool {
     row.status == LedgerStatus::Refused
-        && serde_json::from_str::<serde_json::Value>(&row.meta)
-            .is_ok_and(|m| m[UNAPPLIED] == HELD_FAULT)
+        && serde_json::from_str::<serde_json::Value>(&row.meta).is_ok_and(|m| {
+            m[UNAPPLIED] == HELD_FAULT
+                || m["refused_by"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty() && r.iter().all(|x| x == crate::budget::RULE))
+        })
 }
 
 /// Whether a ledger row settles its effect, so the step's next execution is a new effect:

@@ -39,13 +39,14 @@ impl Tick<'_> {
         self.open = true;
         let refused = std::mem::take(&mut self.writes);
         if let Some(r) = self.result.take() {
+            let meta = refused_by(&r.meta, violations);
             self.write_result(
                 &r.key,
                 r.attempt,
                 LedgerStatus::Refused,
                 r.data.as_deref(),
                 &r.summary,
-                &r.meta,
+                &meta,
             )?;
         }
         for v in violations {
@@ -158,6 +159,21 @@ impl Tick<'_> {
 
 /// The hash that links tick `row` into its run's chain: it covers the previous link, the
 /// token, what the tick says it was and every write it made.
+/// `meta` (a JSON object) with the ids of the rules that refused the result added as
+/// `refused_by`, so the engine can tell a result refused for what it says from one refused for
+/// what it costs. Metadata that is not an object is kept as it is.
+fn refused_by(meta: &str, violations: &[Violation]) -> String {
+    match serde_json::from_str::<serde_json::Value>(meta) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            let rules: Vec<serde_json::Value> =
+                violations.iter().map(|v| v.rule.clone().into()).collect();
+            m.insert("refused_by".into(), rules.into());
+            serde_json::Value::Object(m).to_string()
+        }
+        _ => meta.to_owned(),
+    }
+}
+
 pub fn tick_hash(row: &TickRow) -> String {
     let mut h = Sha256::new();
     for part in [

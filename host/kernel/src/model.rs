@@ -293,6 +293,8 @@ pub enum Write {
     /// The engine's options for the run changed (opaque JSON to the kernel), e.g. a raised
     /// budget taken on at a resume: recorded so a replay drives the run as it was driven.
     Options {
+        /// What they were (so a replay can start the run with its first options).
+        from: String,
         options: String,
     },
 }

@@ -247,7 +247,7 @@ impl<'s> Replay<'s> {
                 let meta = self.row(key, 1).map_or("{}", |l| l.meta.as_str());
                 tick.record_call(key, step, kind, *status, summary, meta)
             }
-            Write::Options { options } => tick.set_options(options),
+            Write::Options { from, options } => tick.write_options(from.clone(), options),
             Write::Refused { changes } => {
                 tick.log(Write::Refused {
                     changes: changes.clone(),

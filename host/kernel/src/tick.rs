@@ -210,11 +210,18 @@ impl<'s> Tick<'s> {
 
     /// Replaces the run's engine options (opaque JSON), recorded in the chain.
     pub fn set_options(&mut self, options: &str) -> Result<()> {
+        let from = self.view().run()?.options;
+        self.write_options(from, options)
+    }
+
+    /// `set_options` with what they were given, as a re-derivation knows it from the record.
+    pub(crate) fn write_options(&mut self, from: String, options: &str) -> Result<()> {
         self.store
             .conn
             .prepare_cached("UPDATE runs SET options = ?2 WHERE id = ?1")?
             .execute(params![self.run_id(), options])?;
         self.log(Write::Options {
+            from,
             options: options.to_owned(),
         });
         Ok(())
