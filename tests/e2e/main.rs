@@ -9,6 +9,7 @@ mod test_gates;
 mod test_hostile;
 mod test_many_hands;
 mod test_providers;
+mod test_race;
 mod test_replay;
 mod test_torture;
 mod test_verify;

@@ -70,7 +70,10 @@ fn a_budget_raised_and_resumed_is_recorded_and_the_run_replays() {
         &config("supervised", "[budget]\nmax_usd = 0.05\n"),
         &replies_costing("cost_usd = 0.03"),
     );
-    expect_code(&loom(&dir, &["run", "Fix median() for even-length lists"]), 11);
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for even-length lists"]),
+        11,
+    );
     // What the message advises: raise the budget and resume.
     std::fs::write(
         dir.join("loom.toml"),
