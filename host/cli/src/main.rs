@@ -38,7 +38,7 @@ mod replay_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use loom_engine::{project, AbandonOutcome, DriveReport, Engine, EngineError, ErrorKind};
+use loom_engine::{project, reads, AbandonOutcome, DriveReport, Engine, EngineError, ErrorKind};
 use loom_kernel::RunStatus;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -301,6 +301,12 @@ fn engine(root: &Path) -> Result<Engine> {
     )?)
 }
 
+/// The project's database for a command that only reads: no lock, no migration, and it works
+/// on a read-only `.loom`.
+fn read_only(root: &Path) -> Result<loom_kernel::Store> {
+    Ok(loom_kernel::Store::open_read_only(&project::db_path(root)).map_err(EngineError::from)?)
+}
+
 fn who(explicit: Option<String>) -> String {
     explicit
         .or_else(|| std::env::var("USER").ok())
@@ -348,8 +354,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(finish(&report))
         }
         Command::Status { json } => {
-            let e = engine(&root(&cli.project)?)?;
-            let s = e.status()?;
+            let root = root(&cli.project)?;
+            let mut s = reads::status(&read_only(&root)?)?;
+            reads::with_driver(&mut s, &root);
             if json {
                 outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -358,8 +365,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Gates { json, all } => {
-            let e = engine(&root(&cli.project)?)?;
-            let gates = e.gates(all)?;
+            let gates = reads::gates(&read_only(&root(&cli.project)?)?, all)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&gates)?);
             } else {
@@ -402,8 +408,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Log { json, run } => {
-            let e = engine(&root(&cli.project)?)?;
-            let log = e.log(run)?;
+            let log = reads::log(&read_only(&root(&cli.project)?)?, run)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&log)?);
             } else {
@@ -412,8 +417,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Verify { run, json } => {
-            let e = engine(&root(&cli.project)?)?;
-            let reports = e.verify(run)?;
+            let reports = reads::verify(&read_only(&root(&cli.project)?)?, run)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&reports)?);
             }
