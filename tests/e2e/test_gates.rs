@@ -142,3 +142,84 @@ fn a_rule_refuses_a_human_accepting_with_a_blocking_finding_open_and_replay_reen
     expect_code(&loom(&dir, &reject), 12);
     assert_replays_identically(&dir);
 }
+
+#[test]
+fn a_human_takes_over_an_agent_gate_a_rule_keeps_refusing_and_stale_decisions_are_refused() {
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("reviewer", &blocking_review()),
+        reply("reviewer", "APPROVE"),
+    ]
+    .concat();
+    let (_tmp, dir) = project(
+        &config("autonomous", "[bundle]\nmax-fix-rounds = 0"),
+        &replies,
+    );
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for even-length lists"]),
+        11,
+    );
+    // The gate is the agent's: a human must say they take it over.
+    let t = expect_code(&loom(&dir, &["reject", "accept", "--reason", "fix it"]), 4);
+    assert!(t.contains("--take-over"), "{t}");
+    // A decision on other content than the gate shows is refused, nothing recorded.
+    let t = expect_code(
+        &loom(
+            &dir,
+            &[
+                "reject",
+                "accept",
+                "--reason",
+                "x",
+                "--take-over",
+                "--shown",
+                "00000000dead",
+            ],
+        ),
+        2,
+    );
+    assert!(t.contains("other content"), "{t}");
+    let s = status_json(&dir);
+    let shown = s["pending_gates"][0]["shown_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let o = loom(
+        &dir,
+        &[
+            "reject",
+            "accept",
+            "--reason",
+            "empty lists first",
+            "--take-over",
+            "--shown",
+            &shown[..10],
+        ],
+    );
+    let t = text(&o);
+    assert!(o.status.code().is_some(), "{t}");
+    let gates = loom(&dir, &["gates", "--all", "--json"]);
+    let g: serde_json::Value = serde_json::from_slice(&gates.stdout).unwrap();
+    let accept = g
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "accept")
+        .unwrap();
+    assert_eq!(accept["status"], "rejected", "{g}");
+    assert_eq!(accept["decided_by"], "tester");
+    let log: serde_json::Value =
+        serde_json::from_slice(&loom(&dir, &["log", "--json"]).stdout).unwrap();
+    let decision = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tick"]["kind"] == "decision" && t["tick"]["step"] == "accept")
+        .unwrap();
+    assert_eq!(
+        decision["tick"]["decider"], "human",
+        "recorded as a human decision"
+    );
+    assert_replays_identically(&dir);
+}
