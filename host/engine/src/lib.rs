@@ -13,6 +13,7 @@ mod driver;
 mod effects;
 mod error;
 pub mod events;
+mod gate_steps;
 pub mod lock;
 pub mod mailbox;
 pub mod origin;

@@ -1,0 +1,236 @@
+//! Gate steps: opening a gate for the decider the policy names, holding for a human, a rule's
+//! approval, an agent's decision, and the tick that records any decision.
+
+use crate::driver::UNCERTAIN_PREFIX;
+use crate::effects::{self, Performed};
+use crate::error::Result;
+use crate::{policy, Engine};
+use loom_kernel::{Decider, Gate, GateStatus, RunStatus, TickKind, TickMeta, TickToken};
+use loom_runtime::{Bundle, GateDecision, GateStep, Outcome};
+
+impl Engine {
+    pub(crate) fn gate_step(&self, bundle: &Bundle, token: TickToken, g: GateStep) -> Result<()> {
+        let Some(decl) = bundle
+            .manifest()
+            .gates
+            .iter()
+            .find(|d| d.name == g.gate)
+            .cloned()
+        else {
+            let msg = format!(
+                "bundle {} asked for gate \"{}\", which its manifest does not declare",
+                bundle.manifest().name,
+                g.gate
+            );
+            return self.fault(&token, Some(&g.gate), &msg);
+        };
+        let pending = self
+            .store
+            .view(token.run)
+            .gates()?
+            .into_iter()
+            .rev()
+            .find(|x| x.name == g.gate && x.status == GateStatus::Pending);
+        match pending {
+            None => {
+                // A replay takes the decider the recording shows: policy lives in a config
+                // file the recording does not hold.
+                let decider = match self
+                    .recording
+                    .as_ref()
+                    .and_then(|r| r.gate_decider(token.seq))
+                {
+                    Some(d) => d,
+                    None => policy::decider_for(&self.config, &decl, g.require_human),
+                };
+                let mut tick = self.store.begin(token)?;
+                tick.open_gate(&g.gate, decider, decl.risk, &g.summary)?;
+                if decider == Decider::Human {
+                    tick.set_status(
+                        RunStatus::Waiting,
+                        Some(&format!("waiting for a human to decide gate {}", g.gate)),
+                    )?;
+                }
+                let why = if g.require_human {
+                    " (the bundle demands a human here)"
+                } else {
+                    ""
+                };
+                let meta = TickMeta::new(
+                    TickKind::GateOpen,
+                    format!("gate {} opened for a {decider} to decide{why}", g.gate),
+                )
+                .step(&g.gate)
+                .decider(decider.as_str());
+                self.commit(tick, meta, Some(bundle))?;
+                Ok(())
+            }
+            Some(p) => match p.decider {
+                Decider::Human => {
+                    let mut tick = self.store.begin(token)?;
+                    tick.set_status(
+                        RunStatus::Waiting,
+                        Some(&format!("waiting for a human to decide gate {}", p.name)),
+                    )?;
+                    self.commit(
+                        tick,
+                        TickMeta::new(TickKind::Hold, format!("waiting on gate {}", p.name))
+                            .step(&p.name),
+                        None,
+                    )?;
+                    Ok(())
+                }
+                Decider::Rule => {
+                    self.decide_tick(bundle, token, &p, true, Decider::Rule, "rule", None, None)
+                }
+                Decider::Agent => self.agent_decides(
+                    bundle,
+                    token,
+                    &p,
+                    decl.role.as_deref().unwrap_or("gatekeeper"),
+                ),
+            },
+        }
+    }
+
+    fn agent_decides(
+        &self,
+        bundle: &Bundle,
+        token: TickToken,
+        gate: &Gate,
+        role: &str,
+    ) -> Result<()> {
+        let title = self.store.view(token.run).task()?.title;
+        let prompt = format!(
+            "You are deciding the gate \"{}\" of an automated software task.\nTask: {title}\n\n\
+             What you are shown:\n{}\n\nReply with APPROVE on the first line to approve, or \
+             REJECT: <reason> to reject.",
+            gate.name, gate.summary
+        );
+        let prepared = effects::prepare_question(role, prompt, &self.config);
+        let key = format!("r{}/gate:{}@{}", token.run, gate.name, gate.id);
+        let Some((attempt, performed)) =
+            self.run_effect(token, &key, &gate.name, &prepared, None)?
+        else {
+            return Ok(());
+        };
+        if let Some(req) = self.abandon_waiting(token.run, token.seq) {
+            self.abandon_tick(token, &req, Some((&key, attempt, &performed)))?;
+            crate::mailbox::clear(&self.root);
+            return Ok(());
+        }
+        let text = match &performed.outcome {
+            Outcome::Agent(r) => r.text.clone(),
+            _ => String::new(),
+        };
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let upper = first.to_ascii_uppercase();
+        let (approved, note) = if upper.starts_with("APPROVE") {
+            (true, None)
+        } else if upper.starts_with("REJECT") {
+            (
+                false,
+                Some(first[6..].trim_start_matches([':', ' ']).to_owned()),
+            )
+        } else {
+            let mut tick = self.store.begin(token)?;
+            self.record(&mut tick, &gate.name, &key, attempt, &performed)?;
+            let msg = format!(
+                "the agent's answer at gate {} was neither APPROVE nor REJECT: {first:?}",
+                gate.name
+            );
+            tick.set_status(RunStatus::Stopped, Some(&msg))?;
+            self.commit(
+                tick,
+                TickMeta::new(TickKind::Fault, msg).step(&gate.name),
+                None,
+            )?;
+            return Ok(());
+        };
+        let by = performed.meta["provider"]
+            .as_str()
+            .unwrap_or("agent")
+            .to_owned();
+        self.decide_tick(
+            bundle,
+            token,
+            gate,
+            approved,
+            Decider::Agent,
+            &by,
+            note.as_deref(),
+            Some((&key, attempt, &performed)),
+        )
+    }
+
+    /// The tick that records a decision on `gate` and what the bundle makes of it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decide_tick(
+        &self,
+        bundle: &Bundle,
+        token: TickToken,
+        gate: &Gate,
+        approved: bool,
+        decider: Decider,
+        by: &str,
+        note: Option<&str>,
+        result: Option<(&str, u32, &Performed)>,
+    ) -> Result<()> {
+        let mut tick = self.store.begin(token)?;
+        if let Some((key, attempt, performed)) = result {
+            self.record(&mut tick, &gate.name, key, attempt, performed)?;
+        }
+        let transport = match self.recording.as_ref() {
+            Some(r) => r.decision_transport(token.seq),
+            None => None,
+        }
+        .unwrap_or_else(|| self.transport.clone());
+        tick.decide_gate(gate.id, approved, decider, by, &transport, note)?;
+        let mut failed = false;
+        if gate.name.starts_with(UNCERTAIN_PREFIX) {
+            if !approved {
+                failed = true;
+                tick.set_status(
+                    RunStatus::Failed,
+                    Some(&format!(
+                        "{by} chose not to redo an uncertain effect ({})",
+                        gate.name
+                    )),
+                )?;
+            }
+        } else {
+            let outcome = Outcome::Gate(GateDecision {
+                gate: gate.name.clone(),
+                approved,
+                decider,
+                by: by.to_owned(),
+                note: note.map(str::to_owned),
+            });
+            if !self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
+                drop(tick);
+                let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
+                return self.fault_keeping(&token, Some(&gate.name), &msg, result);
+            }
+        }
+        if !failed && self.store.view(token.run).run()?.status != RunStatus::Running {
+            tick.set_status(RunStatus::Running, None)?;
+        }
+        let verdict = if approved { "approved" } else { "rejected" };
+        let note_text = note.map(|n| format!(": {n}")).unwrap_or_default();
+        let mut meta = TickMeta::new(
+            TickKind::Decision,
+            format!("{by} ({decider}) {verdict} gate {}{note_text}", gate.name),
+        )
+        .step(&gate.name)
+        .decider(decider.as_str());
+        if decider == Decider::Human {
+            meta.on_violation = RunStatus::Waiting;
+        }
+        self.commit_with(tick, meta, Some(bundle), result)?;
+        Ok(())
+    }
+}
