@@ -100,7 +100,12 @@ pub fn outcome(r: &DriveReport) {
             if let Some(why) = &r.run.stop_reason {
                 outln!("  why: {why}");
             }
-            outln!("  `loom status` shows the state; `loom resume` goes on; `loom abandon` drops the task.");
+            match &r.stop {
+                Some(stop) => outln!("  {}.", stop.hint()),
+                None => outln!(
+                    "  `loom status` shows the state; `loom resume` goes on; `loom abandon` drops the task."
+                ),
+            }
         }
         RunStatus::Failed => {
             outln!(
@@ -165,6 +170,9 @@ pub fn status(s: &Status) {
         );
         if let Some(why) = &r.stop_reason {
             outln!("  {why}");
+        }
+        if let Some(stop) = &s.stop {
+            outln!("  what to do: {}", stop.hint());
         }
     }
     if let Some(d) = &s.driver {

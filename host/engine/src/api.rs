@@ -21,6 +21,8 @@ pub struct DriveReport {
     /// Gates waiting for a human.
     pub waiting_on: Vec<Gate>,
     pub violations: Vec<ViolationRow>,
+    /// Why the run stopped, typed, when it stopped (format 2 on).
+    pub stop: Option<crate::Stop>,
 }
 
 /// The newest format of what a run records; kept in each run's options. Runs recorded
@@ -302,7 +304,12 @@ impl Engine {
             .store
             .task(run.task_id)?
             .ok_or_else(|| KernelError::Corrupt(format!("run #{} has no task", run.id)))?;
+        let stop = match run.status {
+            RunStatus::Stopped => crate::reads::last_stop(&self.store, &run)?,
+            _ => None,
+        };
         Ok(DriveReport {
+            stop,
             waiting_on: self.pending_human_gates(run.id)?,
             violations: self.store.violations(run.id)?,
             run,

@@ -2,6 +2,7 @@
 
 use crate::effects::{self, Performed};
 use crate::error::Result;
+use crate::stops::Stop;
 use crate::Engine;
 use loom_kernel::{
     KernelError, LedgerStatus, RunStatus, Tick, TickKind, TickMeta, TickRow, TickToken,
@@ -29,16 +30,15 @@ impl Engine {
                 return Ok(());
             }
             if taken >= self.config.max_ticks {
-                let msg = format!(
-                    "stopped after {taken} ticks (max_ticks in loom.toml); the bundle may be \
-                     looping. `loom log` shows the last steps; `loom resume` goes on"
-                );
-                return self.fault(&token, None, &msg);
+                return self.fault(&token, None, Stop::MaxTicks { taken });
             }
             taken += 1;
             let next = match bundle.next(&token, &self.store.view(run_id)) {
                 Ok(n) => n,
-                Err(e) => return self.fault(&token, None, &e.to_string()),
+                Err(e) => {
+                    let message = e.to_string();
+                    return self.fault(&token, None, Stop::BundleFault { message });
+                }
             };
             match next {
                 NextStep::Finish(text) => self.finish(&bundle, token, RunStatus::Done, text)?,
@@ -93,7 +93,8 @@ impl Engine {
                 Ok(None)
             }
             Err(KernelError::Rules(msg)) => {
-                self.fault_keeping(&token, step.as_deref(), &msg, result)?;
+                let stop = Stop::BundleFault { message: msg };
+                self.fault_keeping(&token, step.as_deref(), stop, result)?;
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -108,8 +109,19 @@ impl Engine {
     }
 
     /// Stops the run with `message` in a tick of its own (no rules: they may be what failed).
-    pub(crate) fn fault(&self, token: &TickToken, step: Option<&str>, message: &str) -> Result<()> {
-        self.fault_keeping(token, step, message, None)
+    pub(crate) fn fault(&self, token: &TickToken, step: Option<&str>, stop: Stop) -> Result<()> {
+        self.fault_keeping(token, step, stop, None)
+    }
+
+    /// How `stop` is recorded in `run`: its facts and its code (format 2 on), or the one text
+    /// format 1 runs recorded.
+    pub(crate) fn stop_record(&self, run: u64, stop: &Stop) -> Result<(String, Option<String>)> {
+        let options = crate::api::RunOptions::parse(&self.store.run(run)?.options, run)?;
+        Ok(if options.format >= 2 {
+            (stop.fact(), Some(stop.code()))
+        } else {
+            (stop.legacy_text(), None)
+        })
     }
 
     /// [`Engine::fault`] in a tick that performed an effect: its result is kept in the ledger
@@ -119,14 +131,16 @@ impl Engine {
         &self,
         token: &TickToken,
         step: Option<&str>,
-        message: &str,
+        stop: Stop,
         result: Option<(&str, u32, &Performed)>,
     ) -> Result<()> {
+        let (message, code) = self.stop_record(token.run, &stop)?;
+        let message = message.as_str();
         let mut tick = self.store.begin(*token)?;
         if let Some((key, attempt, p)) = result {
             self.record_unapplied(&mut tick, key, attempt, p, crate::run_effect::HELD_FAULT)?;
         }
-        tick.set_status(RunStatus::Stopped, Some(message))?;
+        tick.set_status_coded(RunStatus::Stopped, Some(message), code.as_deref())?;
         let mut meta = TickMeta::new(TickKind::Fault, message);
         meta.step = step.map(str::to_owned);
         let row = tick.commit(meta, None)?;
@@ -163,12 +177,14 @@ impl Engine {
                 *self.pending_fault.borrow_mut() = Some(e.to_string());
                 Ok(false)
             }
-            Ok(Err(msg)) => {
-                let m = bundle.manifest();
-                tick.set_status(
-                    RunStatus::Stopped,
-                    Some(&format!("bundle {} could not use the result of {step}: {msg}; `loom resume` runs the step again", m.name)),
-                )?;
+            Ok(Err(message)) => {
+                let stop = Stop::ResultRefused {
+                    bundle: bundle.manifest().name.clone(),
+                    step: step.to_owned(),
+                    message,
+                };
+                let (reason, code) = self.stop_record(tick.token().run, &stop)?;
+                tick.set_status_coded(RunStatus::Stopped, Some(&reason), code.as_deref())?;
                 Ok(true)
             }
             Ok(Ok(changes)) => {
@@ -210,7 +226,10 @@ impl Engine {
             Ok(p) => p,
             Err(e) => match self.recorded_prepared(&key) {
                 Some(p) => p,
-                None => return self.fault(&token, Some(&step), &e.to_string()),
+                None => {
+                    let message = e.to_string();
+                    return self.fault(&token, Some(&step), Stop::EffectFailed { message });
+                }
             },
         };
         let Some((attempt, performed)) =
@@ -239,7 +258,8 @@ impl Engine {
         if !self.apply_outcome(bundle, &mut tick, &step, &performed.outcome)? {
             drop(tick);
             let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
-            return self.fault_keeping(&token, Some(&step), &msg, result);
+            let stop = Stop::BundleFault { message: msg };
+            return self.fault_keeping(&token, Some(&step), stop, result);
         }
         let meta =
             TickMeta::new(TickKind::Effect, format!("{step}: {}", performed.summary)).step(&step);

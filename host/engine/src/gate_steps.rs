@@ -4,6 +4,7 @@
 use crate::driver::UNCERTAIN_PREFIX;
 use crate::effects::{self, Performed};
 use crate::error::Result;
+use crate::stops::Stop;
 use crate::{policy, Engine};
 use loom_kernel::{Decider, Gate, GateStatus, RunStatus, TickKind, TickMeta, TickToken};
 use loom_runtime::{Bundle, GateDecision, GateStep, Outcome};
@@ -22,7 +23,7 @@ impl Engine {
                 bundle.manifest().name,
                 g.gate
             );
-            return self.fault(&token, Some(&g.gate), &msg);
+            return self.fault(&token, Some(&g.gate), Stop::BundleFault { message: msg });
         };
         let pending = self
             .store
@@ -213,7 +214,8 @@ impl Engine {
             if !self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
                 drop(tick);
                 let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
-                return self.fault_keeping(&token, Some(&gate.name), &msg, result);
+                let stop = Stop::BundleFault { message: msg };
+                return self.fault_keeping(&token, Some(&gate.name), stop, result);
             }
         }
         if !failed && self.store.view(token.run).run()?.status != RunStatus::Running {

@@ -24,6 +24,7 @@ mod recording;
 mod reexecute;
 pub mod replay;
 mod run_effect;
+pub mod stops;
 mod template;
 pub mod workspace;
 
@@ -35,6 +36,7 @@ pub use error::{EngineError, ErrorKind, Result};
 pub use events::{Observer, Silent};
 pub use lock::{DriverLock, Holder};
 pub use origin::{Actor, Decision, Origin};
+pub use stops::Stop;
 pub use template::render;
 
 use loom_kernel::Store;

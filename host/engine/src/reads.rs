@@ -22,6 +22,8 @@ pub struct Status {
     pub uncertain: Vec<LedgerRow>,
     pub violations: Vec<ViolationRow>,
     pub facts: Vec<Fact>,
+    /// Why the run stopped, typed (runs of format 2 on), when it is stopped.
+    pub stop: Option<crate::Stop>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,16 +82,36 @@ pub fn status(store: &Store) -> Result<Status> {
         }
         None => Default::default(),
     };
+    let stop = match &run {
+        Some(r) if r.status == loom_kernel::RunStatus::Stopped => last_stop(store, r)?,
+        _ => None,
+    };
     Ok(Status {
         task,
         run,
         pending_gates,
+        stop,
         driver: None,
         in_flight: Vec::new(),
         uncertain,
         violations,
         facts,
     })
+}
+
+/// The typed stop of `run`'s last tick, if it recorded one.
+pub fn last_stop(store: &Store, run: &Run) -> Result<Option<crate::Stop>> {
+    let id = ((run.id << 32) | run.last_seq) as i64;
+    let Some(tick) = store.ticks_after(id - 1, 1)?.pop() else {
+        return Ok(None);
+    };
+    let writes: Vec<loom_kernel::Write> = serde_json::from_str(&tick.changes).map_err(|e| {
+        loom_kernel::KernelError::Corrupt(format!("tick {} of run #{}: {e}", tick.seq, run.id))
+    })?;
+    Ok(writes.into_iter().find_map(|w| match w {
+        loom_kernel::Write::RunStatus { code: Some(c), .. } => crate::Stop::parse(&c),
+        _ => None,
+    }))
 }
 
 /// Names the live driver in `s` (when the asker is not it): its effects are in flight, not

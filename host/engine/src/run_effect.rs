@@ -5,6 +5,7 @@ use crate::driver::UNCERTAIN_PREFIX;
 use crate::effects::{self, Context, Performed, Prepared};
 use crate::error::Result;
 use crate::recording::RecordedEffect;
+use crate::stops::Stop;
 use crate::Engine;
 use loom_kernel::{
     Decider, GateStatus, Intent, LedgerRow, LedgerStatus, RunStatus, Tick, TickKind, TickMeta,
@@ -284,11 +285,8 @@ impl Engine {
     ) -> Result<()> {
         self.store
             .record_failed_attempt(token, key, attempt, message, meta)?;
-        self.fault(
-            token,
-            Some(step),
-            &format!("{message}; fix it and `loom resume`"),
-        )
+        let message = message.to_owned();
+        self.fault(token, Some(step), Stop::EffectFailed { message })
     }
 
     /// How many calls `role` completed in this run: the scripted provider (and any provider

@@ -89,6 +89,13 @@ fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
         why.contains("no provider is configured") && why.contains("default_chain"),
         "{why}"
     );
+    // The record holds the fact and a typed code; the advice is the transport's to render.
+    assert!(!why.contains("loom resume"), "{why}");
+    assert!(
+        matches!(&r.stop, Some(crate::Stop::EffectFailed { message }) if *message == why),
+        "{:?}",
+        r.stop
+    );
     // Fix the config, reopen, resume: the same effect key gets a second attempt.
     std::fs::write(dir.path().join("loom.toml"), CONFIG).unwrap();
     drop(e); // one driver per project: the first engine lets go of the lock

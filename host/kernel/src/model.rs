@@ -270,6 +270,11 @@ pub enum Write {
     RunStatus {
         status: RunStatus,
         reason: Option<String>,
+        /// A stop's typed code with its data (JSON, opaque to the kernel), so each transport
+        /// renders its own advice and a rewording never changes the record. Absent in runs
+        /// recorded before codes existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
     },
     Violation {
         rule: String,

@@ -236,7 +236,11 @@ impl<'s> Replay<'s> {
             } => tick
                 .decide_gate(*id, *approved, *decider, by, transport, note.as_deref())
                 .map(|_| ()),
-            Write::RunStatus { status, reason } => tick.set_status(*status, reason.as_deref()),
+            Write::RunStatus {
+                status,
+                reason,
+                code,
+            } => tick.set_status_coded(*status, reason.as_deref(), code.as_deref()),
             Write::Call {
                 key,
                 step,

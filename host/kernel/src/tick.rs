@@ -416,6 +416,16 @@ impl<'s> Tick<'s> {
 
     /// Sets the run's status; a final status closes the task too.
     pub fn set_status(&mut self, status: RunStatus, reason: Option<&str>) -> Result<()> {
+        self.set_status_coded(status, reason, None)
+    }
+
+    /// `set_status` with a typed code (see [`Write::RunStatus`]).
+    pub fn set_status_coded(
+        &mut self,
+        status: RunStatus,
+        reason: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<()> {
         self.store
             .conn
             .prepare_cached("UPDATE runs SET status = ?2, stop_reason = ?3 WHERE id = ?1")?
@@ -437,6 +447,7 @@ impl<'s> Tick<'s> {
         self.log(Write::RunStatus {
             status,
             reason: reason.map(str::to_owned),
+            code: code.map(str::to_owned),
         });
         Ok(())
     }

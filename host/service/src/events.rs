@@ -147,7 +147,7 @@ pub fn events_of(row: &TickRow) -> Vec<Event> {
                 by,
                 transport,
             }),
-            Write::RunStatus { status, reason } => out.push(Event::RunStatusChanged {
+            Write::RunStatus { status, reason, .. } => out.push(Event::RunStatusChanged {
                 run: row.run_id,
                 status,
                 reason,
