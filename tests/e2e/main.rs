@@ -7,6 +7,7 @@ mod test_crash;
 mod test_demo;
 mod test_gates;
 mod test_hostile;
+mod test_patch;
 mod test_providers;
 mod test_replay;
 mod test_torture;
