@@ -4,9 +4,9 @@ use crate::error::{KernelError, Result};
 use crate::model::*;
 use crate::tick::Tick;
 use crate::view::View;
-use crate::{query, schema};
+use crate::{query, read_only, schema};
 use rusqlite::config::DbConfig;
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -89,12 +89,11 @@ impl Store {
 
     /// Opens an existing database without any right to write to it (replay, verify, a copy
     /// from another machine). No migration is applied; a newer schema is refused.
+    ///
+    /// This works where nothing can be written either (a read-only mount, files the user may
+    /// not write), by opening it as an immutable file when that is safe.
     pub fn open_read_only(path: &Path) -> Result<Store> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let (conn, version) = read_only::open(path)?;
         if version > schema::MIGRATIONS.len() as i64 {
             return Err(KernelError::SchemaTooNew {
                 found: version,
