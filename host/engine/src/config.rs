@@ -342,6 +342,18 @@ test-globs = ["t/**"]
     }
 
     #[test]
+    fn a_refused_provider_flag_is_a_configuration_error() {
+        let refused = loom_providers::validate_spec("anthropic:m?key=x").unwrap_err();
+        let err = EngineError::from(refused);
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(
+            err.to_string().starts_with("provider spec: option \"key\""),
+            "{err}"
+        );
+        assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
+    }
+
+    #[test]
     fn a_bad_chain_in_the_file_is_a_config_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
