@@ -99,11 +99,9 @@ pub fn apply_diff(
     };
     let now = pre.current(root).map_err(ApplyError::Stop)?;
     if pre.same(&now) {
-        return match apply_now(root, &file, &touched) {
-            Ok(()) => done(Applied::Now),
-            Err(ApplyError::DidNotApply(e)) => Err(partly_applied(root, &file, &touched, e)),
-            Err(e) => Err(e),
-        };
+        // Untouched since the effect was prepared. Git still judges: the diff may have been
+        // in the tree before loom ever applied it (an agent that edited the files itself).
+        return done(by_git_alone(root, &file, &touched)?);
     }
     let post = match post_image(pre, &file, scratch) {
         Ok(post) => post,
@@ -157,6 +155,11 @@ fn apply_now(root: &Path, file: &str, touched: &[String]) -> Result<(), ApplyErr
     if !check.status.success() {
         return Err(ApplyError::DidNotApply(stderr(&check)));
     }
+    write(root, file, touched)
+}
+
+/// Applies a diff `git apply --check` accepted.
+fn write(root: &Path, file: &str, touched: &[String]) -> Result<(), ApplyError> {
     if touched.len() > 1 && failpoint("apply-diff-partial") {
         // A kill while git writes the files, made reproducible: the first file patched, the
         // others not, then the process dies.
@@ -182,7 +185,7 @@ fn by_git_alone(root: &Path, file: &str, touched: &[String]) -> Result<Applied, 
     let check = git(root, &["apply", "--check", "--whitespace=nowarn", file])
         .map_err(ApplyError::DidNotApply)?;
     if check.status.success() {
-        apply_now(root, file, touched)?;
+        write(root, file, touched)?;
         return Ok(Applied::Now);
     }
     let reverse = git(

@@ -77,6 +77,20 @@ fn applies_once_then_recognises_it_applied() {
     );
 }
 
+/// The diff was in the tree before loom first applied it (the same fix again, say): counted
+/// as applied, as git judges it, with or without a pre-image.
+#[test]
+fn a_diff_already_in_the_tree_before_the_first_attempt_counts_as_applied() {
+    let dir = tree(&[("a.txt", "one\nTWO\n"), ("b.txt", "bee\nBEE\n")]);
+    let root = dir.path();
+    let pre = capture(root, TWO_FILES).unwrap();
+    for pre in [Some(&pre), None] {
+        let r = apply_diff(root, TWO_FILES, pre, &root.join("d.diff")).unwrap();
+        assert_eq!(r.how, Applied::Already);
+        assert_fully_patched(root);
+    }
+}
+
 #[test]
 fn a_diff_that_does_not_apply_is_reported_and_changes_nothing() {
     let dir = tree(&[("x.txt", "a\n")]);
