@@ -279,3 +279,52 @@ fn a_role_token_budget_stops_the_run_at_that_roles_call() {
     );
     assert_replays_identically(&dir);
 }
+
+const LEAKED: &str = "Zx9Qw8Er7Ty6Ui5Op4As3Df2";
+
+/// Whether any of the project's database files holds `needle`.
+fn db_holds(dir: &std::path::Path, needle: &str) -> bool {
+    ["loom.db", "loom.db-wal"].iter().any(|f| {
+        std::fs::read(dir.join(".loom").join(f))
+            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    })
+}
+
+#[test]
+fn a_config_chain_holding_a_key_is_a_config_error_naming_the_file() {
+    let spec = format!("anthropic:claude-sonnet-4-5?key=sk-ant-api03-{LEAKED}");
+    let (_tmp, dir) = project(&config("supervised", ""), &reply("planner", "1. x"));
+    std::fs::write(
+        dir.join("loom.toml"),
+        format!("[agents.reviewer]\nchain = [\"{spec}\"]\n"),
+    )
+    .unwrap();
+    // Commands that would use the config refuse it (exit 3); `status` only reads, so it
+    // still answers, and warns.
+    for (args, code) in [
+        (&["run", "Fix it"][..], 3),
+        (&["providers", "check"], 3),
+        (&["status"], 0),
+    ] {
+        let t = expect_code(&loom(&dir, args), code);
+        assert!(
+            t.contains("loom.toml") && t.contains("agents.reviewer.chain[0]"),
+            "{t}"
+        );
+        assert!(t.contains("key_env") && !t.contains(LEAKED), "{t}");
+    }
+    assert!(!db_holds(&dir, LEAKED));
+}
+
+#[test]
+fn a_provider_flag_holding_a_key_or_naming_no_backend_is_refused_before_anything_is_stored() {
+    let (_tmp, dir) = project(&config("supervised", ""), &reply("planner", "1. x"));
+    let with_key = format!("anthropic:m?key=sk-ant-api03-{LEAKED}");
+    let bare_key = format!("sk-ant-api03-{LEAKED}");
+    for spec in [with_key.as_str(), bare_key.as_str(), "gpt-9:large"] {
+        let t = expect_code(&loom(&dir, &["run", "--provider", spec, "Fix it"]), 3);
+        assert!(!t.contains(LEAKED), "{t}");
+    }
+    assert!(status_json(&dir)["task"].is_null(), "no task was opened");
+    assert!(!db_holds(&dir, LEAKED));
+}

@@ -140,3 +140,54 @@ fn a_run_replayed_with_a_changed_bundle_is_reported_where_its_logic_departs() {
         0,
     );
 }
+
+/// `sh -c SCRIPT` in a new user and mount namespace, where SCRIPT may bind-mount; `None` where
+/// this machine allows no such namespace.
+fn in_mount_namespace(script: &str) -> Option<std::process::Output> {
+    let probe = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        return None;
+    }
+    std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+        .output()
+        .ok()
+}
+
+/// A project's `.loom` on a read-only mount (nothing there can be created, not even SQLite's
+/// `-shm` index): `loom replay --db` still reads it.
+#[cfg(unix)]
+#[test]
+fn replay_reads_a_database_on_a_read_only_mount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path());
+    let src = dir.join(".loom");
+    assert!(
+        !src.join("loom.db-shm").exists(),
+        "loom closed the database cleanly"
+    );
+    let mnt = tmp.path().join("ro");
+    std::fs::create_dir(&mnt).unwrap();
+    let (src, mnt) = (src.to_str().unwrap(), mnt.to_str().unwrap());
+    let script = format!(
+        "mount --bind '{src}' '{mnt}' && mount -o remount,ro,bind '{mnt}' || exit 99; \
+         if touch '{mnt}/probe' 2>/dev/null; then exit 98; fi; \
+         exec '{LOOM}' replay --all --json --db '{mnt}/loom.db'"
+    );
+    let Some(o) = in_mount_namespace(&script) else {
+        eprintln!("skipped: this machine allows no user and mount namespace (unshare)");
+        return;
+    };
+    if o.status.code() == Some(99) {
+        eprintln!("skipped: no bind mount here: {}", text(&o));
+        return;
+    }
+    assert_ne!(o.status.code(), Some(98), "the mount was writable");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["identical"], true, "{t}");
+    assert_eq!(v[0]["replayed_ticks"], 14, "{t}");
+}

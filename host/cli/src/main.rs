@@ -337,6 +337,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             wait,
         } => {
             let dir = start_dir(&cli.project)?;
+            // A spec with a secret in it is refused before even `.loom/` is created.
+            if let Some(spec) = &provider {
+                loom_providers::validate_spec(spec).map_err(EngineError::from)?;
+            }
             // The first `loom run` in a directory initialises it.
             let root = match project::find_root(&dir) {
                 Ok(r) => r,
@@ -357,6 +361,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let root = root(&cli.project)?;
             let mut s = reads::status(&read_only(&root)?)?;
             reads::with_driver(&mut s, &root);
+            // Reading needs no config, but a broken one is worth knowing before the next run.
+            if let Err(e) = loom_engine::Config::load(&root) {
+                errln!("warning: {e}");
+            }
             if json {
                 outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {

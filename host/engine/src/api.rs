@@ -138,7 +138,9 @@ impl Engine {
             .into());
         }
         if let Some(spec) = provider {
-            // Fail now, not halfway through the run.
+            // Fail now, not halfway through the run, and before anything is stored: a spec
+            // holding a secret must never reach the database.
+            loom_providers::validate_spec(spec)?;
             loom_providers::from_spec(spec, &self.root)
                 .map_err(|e| EngineError::Usage(e.to_string()))?;
         }

@@ -246,6 +246,12 @@ impl Engine {
             match self.abandon_as(reason, origin) {
                 Ok(r) => return Ok(AbandonOutcome::Recorded(Box::new(r))),
                 Err(EngineError::Busy(holder)) => {
+                    // The driver may have recorded it and not yet let go of the lock.
+                    if let Some(run) = posted {
+                        if self.store.run(run)?.status == loom_kernel::RunStatus::Abandoned {
+                            return Ok(AbandonOutcome::Recorded(Box::new(self.report(run)?)));
+                        }
+                    }
                     let run = self.open_run()?;
                     if posted.is_none() {
                         let req = AbandonRequest {

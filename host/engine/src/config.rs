@@ -145,6 +145,7 @@ impl Config {
                 ));
             }
         }
+        c.check_chains()?;
         for (model, p) in &c.prices {
             if !(p.input.is_finite() && p.input >= 0.0 && p.output.is_finite() && p.output >= 0.0) {
                 return Err(format!(
@@ -154,6 +155,23 @@ impl Config {
             }
         }
         Ok(c)
+    }
+
+    /// Every provider spec of every chain is well formed and holds no secret: checked when the
+    /// config is read, so a bad one is a config error before any spec is stored or shown.
+    fn check_chains(&self) -> Result<(), String> {
+        let chains = std::iter::once(("default_chain".to_owned(), &self.default_chain)).chain(
+            self.agents
+                .iter()
+                .map(|(role, a)| (format!("agents.{role}.chain"), &a.chain)),
+        );
+        for (name, chain) in chains {
+            for (i, spec) in chain.iter().enumerate() {
+                loom_providers::validate_spec(spec)
+                    .map_err(|e| format!("{name}[{i}]: {e}; {}", e.hint()))?;
+            }
+        }
+        Ok(())
     }
 
     /// What a call cost: the provider's figure, else its tokens at the configured price.
@@ -300,6 +318,52 @@ test-globs = ["t/**"]
         assert!(err.contains("polcy"), "{err}");
         let err = Config::parse("policy = \"sometimes\"").unwrap_err();
         assert!(err.contains("sometimes") || err.contains("policy"), "{err}");
+    }
+
+    #[test]
+    fn every_chain_is_validated_and_a_secret_in_one_is_never_repeated() {
+        let err = Config::parse(
+            "default_chain = [\"claude-code\"]\n[agents.reviewer]\n\
+             chain = [\"scripted:r.toml\", \"anthropic:m?key=sk-ant-api03-abcdefghijklmnop\"]",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("agents.reviewer.chain[1]: "), "{err}");
+        assert!(
+            err.contains("key_env") && !err.contains("abcdefgh"),
+            "{err}"
+        );
+        let err = Config::parse("default_chain = [\"gpt-9:large\"]").unwrap_err();
+        assert!(
+            err.contains("default_chain[0]") && err.contains("gpt-9"),
+            "{err}"
+        );
+        let err = Config::parse("default_chain = [\"ollama:m?strem=true\"]").unwrap_err();
+        assert!(err.contains("unknown option \"strem\""), "{err}");
+    }
+
+    #[test]
+    fn a_refused_provider_flag_is_a_configuration_error() {
+        let refused = loom_providers::validate_spec("anthropic:m?key=x").unwrap_err();
+        let err = EngineError::from(refused);
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(
+            err.to_string().starts_with("provider spec: option \"key\""),
+            "{err}"
+        );
+        assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_chain_in_the_file_is_a_config_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("loom.toml"),
+            "default_chain = [\"gpt-9:x\"]",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.to_string().contains("loom.toml"), "{err}");
     }
 
     #[test]

@@ -222,6 +222,7 @@ impl Engine {
             &self.store,
             token.run,
             &self.config,
+            &self.root,
         ) {
             Ok(p) => p,
             Err(e) => match self.recorded_prepared(&key) {

@@ -8,10 +8,12 @@ use crate::events::Observer;
 use crate::{project, template, workspace};
 use loom_kernel::{LedgerStatus, Store};
 use loom_providers::{Chain, Message, MessageRole, Progress, Request};
-use loom_runtime::{AgentReply, CommandResult, DiffResult, Effect, Manifest, Outcome};
+use loom_runtime::{AgentReply, CommandResult, Effect, Manifest, Outcome};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+mod apply_diff;
 
 /// An effect ready to run: what it is, and the request stored with its intent row.
 pub(crate) struct Prepared {
@@ -30,9 +32,7 @@ enum Job {
         prompt: String,
         edits_tree: bool,
     },
-    Diff {
-        diff: String,
-    },
+    Diff(apply_diff::DiffJob),
     Command {
         command: String,
     },
@@ -77,6 +77,7 @@ pub(crate) fn prepare(
     store: &Store,
     run: u64,
     config: &Config,
+    root: &Path,
 ) -> Result<Prepared> {
     match effect {
         Effect::Agent(call) => {
@@ -114,13 +115,15 @@ pub(crate) fn prepare(
                     call.source_key
                 ))
             })?;
+            let (request, job) = apply_diff::prepare(store, run, root, &call.source_key, diff)?;
             Ok(Prepared {
                 kind: "apply-diff",
-                // apply_diff recognises a diff that is already in the tree, so redoing it is safe.
+                // With the pre-image in its request, the apply tells applied, not applied and
+                // half applied apart and puts a half-applied diff right: redoing it is safe.
                 retry_safe: true,
-                request: json!({"source": call.source_key, "diff": diff}),
+                request,
                 what: "applying the diff".into(),
-                job: Job::Diff { diff },
+                job: Job::Diff(job),
             })
         }
         Effect::Command(call) => {
@@ -273,48 +276,7 @@ pub(crate) fn perform(
                 }),
             }
         }
-        Job::Diff { diff } => {
-            let scratch = ctx
-                .scratch
-                .join(format!("{}.diff", ctx.effect_key.replace(['/', '#'], "_")));
-            let hash = loom_kernel::hash::sha256_hex(diff.as_bytes());
-            let result = workspace::apply_diff(ctx.root, diff, &scratch);
-            let _ = std::fs::remove_file(&scratch);
-            let (outcome, summary) = match result {
-                Ok(a) => (
-                    DiffResult {
-                        applied: true,
-                        diff_hash: hash,
-                        touched: a.touched.clone(),
-                        error: None,
-                    },
-                    format!(
-                        "diff {} to {}",
-                        if a.already {
-                            "was already applied"
-                        } else {
-                            "applied"
-                        },
-                        a.touched.join(", ")
-                    ),
-                ),
-                Err(e) => (
-                    DiffResult {
-                        applied: false,
-                        diff_hash: hash,
-                        touched: Vec::new(),
-                        error: Some(e.clone()),
-                    },
-                    format!("diff did not apply: {}", e.lines().next().unwrap_or("")),
-                ),
-            };
-            Ok(Performed {
-                outcome: Outcome::Diff(outcome),
-                summary,
-                meta: json!({"latency_ms": started.elapsed().as_millis() as u64}),
-                blobs: vec![diff.clone().into_bytes()],
-            })
-        }
+        Job::Diff(job) => apply_diff::perform(job, ctx, started),
         Job::Command { command } => {
             let timeout = Duration::from_secs(ctx.config.command_timeout_s);
             match workspace::run_command(ctx.root, command, timeout) {

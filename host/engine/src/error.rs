@@ -13,6 +13,10 @@ pub enum EngineError {
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
 
+    /// A provider spec refused before anything was built or stored (`--provider`).
+    #[error("provider spec: {0}; {hint}", hint = .0.hint())]
+    Spec(#[from] loom_providers::SpecError),
+
     #[error("{0}")]
     Usage(String),
 
@@ -73,7 +77,7 @@ impl EngineError {
         use loom_kernel::KernelError as K;
         match self {
             EngineError::Usage(_) | EngineError::NoProject(_) => ErrorKind::Usage,
-            EngineError::Config { .. } => ErrorKind::Config,
+            EngineError::Config { .. } | EngineError::Spec(_) => ErrorKind::Config,
             EngineError::Bundle(_) => ErrorKind::Bundle,
             EngineError::Kernel(k) => match k {
                 K::TaskOpen { .. }

@@ -7,6 +7,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod patch;
+#[cfg(test)]
+mod patch_tests;
+pub(crate) mod preimage;
+
+pub(crate) use patch::capture;
+pub use patch::{apply_diff, Applied, ApplyError, DiffApplied};
+
 /// Pulls a unified diff out of an agent's reply: a ```diff (or ```patch) fenced block, else the
 /// whole reply if it reads as a diff.
 pub fn extract_diff(reply: &str) -> Option<String> {
@@ -32,12 +40,6 @@ pub fn extract_diff(reply: &str) -> Option<String> {
     None
 }
 
-pub struct DiffApplied {
-    pub touched: Vec<String>,
-    /// The diff was already in the tree (a crash after applying, before committing).
-    pub already: bool,
-}
-
 fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
     Command::new("git")
         .args(args)
@@ -45,60 +47,6 @@ fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("could not run git ({e}); loom needs git on PATH"))
-}
-
-/// Applies `diff` to the tree at `root` with `git apply`. Idempotent: a diff that is already
-/// applied (it reverse-applies cleanly) counts as applied, so redoing this after a crash is safe.
-pub fn apply_diff(root: &Path, diff: &str, scratch: &Path) -> Result<DiffApplied, String> {
-    std::fs::write(scratch, diff)
-        .map_err(|e| format!("could not write {}: {e}", scratch.display()))?;
-    let file = scratch.to_string_lossy().into_owned();
-    let touched = touched_paths(root, &file)?;
-    let check = git(root, &["apply", "--check", "--whitespace=nowarn", &file])?;
-    if check.status.success() {
-        let out = git(root, &["apply", "--whitespace=nowarn", &file])?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-        }
-        return Ok(DiffApplied {
-            touched,
-            already: false,
-        });
-    }
-    let reverse = git(
-        root,
-        &[
-            "apply",
-            "--reverse",
-            "--check",
-            "--whitespace=nowarn",
-            &file,
-        ],
-    )?;
-    if reverse.status.success() {
-        return Ok(DiffApplied {
-            touched,
-            already: true,
-        });
-    }
-    Err(String::from_utf8_lossy(&check.stderr).trim().to_owned())
-}
-
-fn touched_paths(root: &Path, file: &str) -> Result<Vec<String>, String> {
-    let out = git(root, &["apply", "--numstat", file])?;
-    if !out.status.success() {
-        return Err(format!(
-            "the diff is not a valid unified diff: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let mut paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.splitn(3, '\t').nth(2).map(str::to_owned))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    Ok(paths)
 }
 
 /// The working tree's changes against HEAD (for agents that edit the tree themselves).
@@ -215,26 +163,6 @@ mod tests {
         );
         assert!(extract_diff("diff --git a/x b/x\n").is_some());
         assert!(extract_diff("I could not do it").is_none());
-    }
-
-    #[test]
-    fn applies_a_diff_once_and_recognises_it_applied() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::write(root.join("x.txt"), "a\n").unwrap();
-        let diff = "--- a/x.txt\n+++ b/x.txt\n@@ -1 +1 @@\n-a\n+b\n";
-        let scratch = root.join("d.diff");
-        let r = apply_diff(root, diff, &scratch).unwrap();
-        assert_eq!((r.touched, r.already), (vec!["x.txt".to_string()], false));
-        assert_eq!(std::fs::read_to_string(root.join("x.txt")).unwrap(), "b\n");
-        let again = apply_diff(root, diff, &scratch).unwrap();
-        assert!(again.already);
-        let bad = apply_diff(
-            root,
-            "--- a/x.txt\n+++ b/x.txt\n@@ -1 +1 @@\n-zzz\n+yyy\n",
-            &scratch,
-        );
-        assert!(bad.is_err());
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub enum KernelError {
 
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+
+    #[error("{path} cannot be read: {why}")]
+    Unreadable { path: String, why: String },
 }
 
 pub type Result<T, E = KernelError> = std::result::Result<T, E>;

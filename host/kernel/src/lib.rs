@@ -14,6 +14,7 @@ mod error;
 pub mod hash;
 mod model;
 mod query;
+mod read_only;
 mod replay;
 pub mod schema;
 mod store;

@@ -4,9 +4,9 @@ use crate::error::{KernelError, Result};
 use crate::model::*;
 use crate::tick::Tick;
 use crate::view::View;
-use crate::{query, schema};
+use crate::{query, read_only, schema};
 use rusqlite::config::DbConfig;
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -84,7 +84,21 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
         // WAL: readers (status, dashboards) never block the tick writer, and a commit is one
         // append + one fsync instead of two.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        // Switching a new file to WAL takes an exclusive lock that SQLite does not wait for
+        // through the busy handler: two processes creating a project at once retry here
+        // instead of failing with "database is locked".
+        let start = std::time::Instant::now();
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && start.elapsed().as_millis() < u128::from(BUSY_TIMEOUT_MS) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        }
         Self::configure(conn, durability)
     }
 
@@ -95,12 +109,11 @@ impl Store {
 
     /// Opens an existing database without any right to write to it (replay, verify, a copy
     /// from another machine). No migration is applied; a newer schema is refused.
+    ///
+    /// This works where nothing can be written either (a read-only mount, files the user may
+    /// not write), by opening it as an immutable file when that is safe.
     pub fn open_read_only(path: &Path) -> Result<Store> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let (conn, version) = read_only::open(path)?;
         if version > schema::MIGRATIONS.len() as i64 {
             return Err(KernelError::SchemaTooNew {
                 found: version,

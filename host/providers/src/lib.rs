@@ -23,6 +23,7 @@ mod spec;
 #[cfg(test)]
 mod testserver;
 mod types;
+mod validate;
 
 use std::path::Path;
 
@@ -36,6 +37,7 @@ pub use ollama::OllamaProvider;
 pub use openrouter::OpenRouterProvider;
 pub use scripted::ScriptedProvider;
 pub use types::{Message, MessageRole, Progress, Request, Response, Usage};
+pub use validate::{validate_spec, SpecError};
 
 /// A backend that answers LLM requests.
 ///
@@ -59,20 +61,12 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// Backends `from_spec` understands, with the shape of their argument, for error messages.
-const KNOWN_BACKENDS: &[(&str, &str)] = &[
-    ("scripted", "scripted:PATH_TO_SCRIPT.toml"),
-    ("claude-code", "claude-code[:MODEL][?options]"),
-    ("anthropic", "anthropic:MODEL[?options]"),
-    ("openrouter", "openrouter:MODEL[?options]"),
-    ("ollama", "ollama:MODEL[?options]"),
-];
-
 /// Parses a provider spec like "scripted:PATH" (PATH relative to `base_dir`) or
 /// "anthropic:claude-sonnet-4-5?stream=true"; PROVIDERS.md lists every backend and its options.
 ///
-/// Keys and default base URLs come from the process environment. Unknown backends give a
-/// `Config` error listing the known ones. The spec is split at its first `:` only, so the
+/// Keys and default base URLs come from the process environment. The spec is first checked
+/// with [`validate_spec`] (known backend and options, no secrets); its errors become `Config`
+/// errors. The spec is split at its first `:` only, so the
 /// argument may itself contain colons (Windows paths, model tags, URLs in options).
 pub fn from_spec(spec: &str, base_dir: &Path) -> Result<Box<dyn Provider>, ProviderError> {
     from_spec_with_env(spec, base_dir, &|var| std::env::var(var).ok())
@@ -84,48 +78,23 @@ fn from_spec_with_env(
     base_dir: &Path,
     env: spec::Env<'_>,
 ) -> Result<Box<dyn Provider>, ProviderError> {
-    let spec = spec.trim();
-    // The one backend whose argument is optional: plain "claude-code" uses the CLI's default model.
-    let spec = if spec == claude_code::NAME {
-        "claude-code:"
-    } else {
-        spec
-    };
-    let known = KNOWN_BACKENDS
-        .iter()
-        .map(|(_, shape)| *shape)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let Some((backend, arg)) = spec.split_once(':') else {
-        return Err(ProviderError::Config {
-            provider: spec.to_string(),
-            message: format!("provider spec {spec:?} has no ':' between backend and argument"),
-            hint: format!("write BACKEND:ARGUMENT; known: {known}"),
-        });
-    };
+    validate_spec(spec)?;
+    let (backend, arg) = validate::split(spec)?;
     match backend {
         "scripted" => {
-            if arg.is_empty() {
-                return Err(ProviderError::Config {
-                    provider: backend.to_string(),
-                    message: format!("provider spec {spec:?} names no script file"),
-                    hint: "write scripted:PATH_TO_SCRIPT.toml (relative to the project root)"
-                        .to_string(),
-                });
-            }
             // `join` keeps an absolute `arg` as it is.
             let provider = ScriptedProvider::load(&base_dir.join(arg))?;
             Ok(Box::new(provider))
         }
-        "claude-code" => Ok(Box::new(ClaudeCodeProvider::from_spec(arg, env)?)),
-        "anthropic" => Ok(Box::new(AnthropicProvider::from_spec(arg, env)?)),
-        "openrouter" => Ok(Box::new(OpenRouterProvider::from_spec(arg, env)?)),
-        "ollama" => Ok(Box::new(OllamaProvider::from_spec(arg, env)?)),
-        _ => Err(ProviderError::Config {
-            provider: backend.to_string(),
-            message: format!("unknown provider backend {backend:?} in spec {spec:?}"),
-            hint: format!("known backends: {known}"),
-        }),
+        claude_code::NAME => Ok(Box::new(ClaudeCodeProvider::from_spec(arg, env)?)),
+        anthropic::NAME => Ok(Box::new(AnthropicProvider::from_spec(arg, env)?)),
+        openrouter::NAME => Ok(Box::new(OpenRouterProvider::from_spec(arg, env)?)),
+        ollama::NAME => Ok(Box::new(OllamaProvider::from_spec(arg, env)?)),
+        // `split` only returns the backends listed in `KNOWN_BACKENDS`.
+        other => Err(SpecError::UnknownBackend {
+            backend: other.to_owned(),
+        }
+        .into()),
     }
 }
 

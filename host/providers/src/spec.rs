@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::validate::{looks_secret, secret, secret_name, shown, SpecError};
 use crate::ProviderError;
 
 /// Reads one environment variable. `from_spec` passes the process environment; tests pass a map,
@@ -21,43 +22,49 @@ pub(crate) struct Options {
 impl Options {
     /// Parses `MODEL?k=v&k=v`. Values are taken literally (no percent-decoding): specs are
     /// written by hand in loom.toml, and URLs and model ids need no escaping there. Every key must
-    /// be in `allowed`, so a misspelt option is an error instead of being ignored.
-    pub fn parse(
-        backend: &'static str,
-        arg: &str,
-        allowed: &[&str],
-    ) -> Result<Options, ProviderError> {
+    /// be in `allowed`, so a misspelt option is an error instead of being ignored; a secret in
+    /// any part is refused (see [`crate::validate_spec`]). Errors never repeat a value.
+    pub fn parse(backend: &'static str, arg: &str, allowed: &[&str]) -> Result<Options, SpecError> {
         let (model, query) = arg.split_once('?').unwrap_or((arg, ""));
+        if looks_secret(model) {
+            return Err(secret(Some(backend), "the model"));
+        }
         let mut values = BTreeMap::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let Some((key, value)) = pair.split_once('=') else {
-                return Err(config(
+                if looks_secret(pair) || secret_name(pair) {
+                    return Err(secret(Some(backend), "an option"));
+                }
+                return Err(invalid(
                     backend,
-                    format!("option {pair:?} has no '=' in spec {backend}:{arg}"),
-                    "write options as ?key=value&key=value".to_string(),
+                    format!("option {:?} has no '='", shown(pair)),
+                    "write options as ?key=value&key=value",
                 ));
             };
-            if matches!(key, "key" | "api_key" | "token") {
-                // Specs end up in config files, logs and the ledger; a key there would leak.
-                return Err(config(
-                    backend,
-                    format!("option {key:?} is not accepted: API keys never go in a spec"),
-                    "set the key in the environment variable PROVIDERS.md names for this backend"
-                        .to_string(),
+            if looks_secret(key) {
+                return Err(secret(Some(backend), "an option"));
+            }
+            if secret_name(key) {
+                return Err(secret(Some(backend), &format!("option {key:?}")));
+            }
+            if looks_secret(value) {
+                return Err(secret(
+                    Some(backend),
+                    &format!("the value of option {key:?}"),
                 ));
             }
             if !allowed.contains(&key) {
-                return Err(config(
-                    backend,
-                    format!("unknown option {key:?} for backend {backend}"),
-                    format!("known options: {}", allowed.join(", ")),
-                ));
+                return Err(SpecError::UnknownOption {
+                    backend: backend.to_owned(),
+                    option: shown(key),
+                    known: allowed.join(", "),
+                });
             }
             if values.insert(key.to_string(), value.to_string()).is_some() {
-                return Err(config(
+                return Err(invalid(
                     backend,
                     format!("option {key:?} given twice"),
-                    "give each option once".to_string(),
+                    "give each option once",
                 ));
             }
         }
@@ -68,13 +75,23 @@ impl Options {
         })
     }
 
+    /// Checks the values of the options every backend reads the same way, so that a spec
+    /// that validates also builds.
+    pub fn check_values(&self) -> Result<(), SpecError> {
+        self.flag("stream", false)?;
+        self.timeout_cap()?;
+        self.key_env(self.backend, "KEY")?;
+        self.positive("max_turns")?;
+        Ok(())
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
     }
 
     /// The environment variable holding the key: option `key_env`, else `default`. Only the
     /// variable's name is ever in a spec, never the key.
-    pub fn key_env(&self, provider: &str, default: &str) -> Result<String, ProviderError> {
+    pub fn key_env(&self, provider: &str, default: &str) -> Result<String, SpecError> {
         let Some(name) = self.get("key_env") else {
             return Ok(default.to_string());
         };
@@ -86,32 +103,44 @@ impl Options {
         if valid {
             Ok(name.to_string())
         } else {
-            Err(config(
+            // Not repeated: people paste the key itself here.
+            Err(invalid(
                 provider,
-                format!("key_env={name:?} is not an environment variable name"),
-                "write the variable's name in capitals, e.g. key_env=WORK_ANTHROPIC_KEY".into(),
+                "key_env must be the name of an environment variable, not the key".into(),
+                "write the variable's name in capitals, e.g. key_env=WORK_ANTHROPIC_KEY",
             ))
         }
     }
 
     /// A boolean option: `true`/`false`/`1`/`0`, else `default`.
-    pub fn flag(&self, key: &str, default: bool) -> Result<bool, ProviderError> {
+    pub fn flag(&self, key: &str, default: bool) -> Result<bool, SpecError> {
         match self.get(key) {
             None => Ok(default),
             Some("true" | "1" | "yes") => Ok(true),
             Some("false" | "0" | "no") => Ok(false),
-            Some(other) => Err(self.bad(key, other, "true or false")),
+            Some(_) => Err(self.bad(key, "true or false")),
+        }
+    }
+
+    /// An optional positive whole number.
+    pub fn positive(&self, key: &str) -> Result<Option<u32>, SpecError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.parse() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(self.bad(key, "a positive whole number")),
+            },
         }
     }
 
     /// An optional `timeout_ms` cap: the request's own timeout applies, shortened by this.
-    pub fn timeout_cap(&self) -> Result<Option<Duration>, ProviderError> {
+    pub fn timeout_cap(&self) -> Result<Option<Duration>, SpecError> {
         match self.get("timeout_ms") {
             None => Ok(None),
             Some(v) => v
                 .parse()
                 .map(|ms| Some(Duration::from_millis(ms)))
-                .map_err(|_| self.bad("timeout_ms", v, "milliseconds")),
+                .map_err(|_| self.bad("timeout_ms", "milliseconds")),
         }
     }
 
@@ -132,12 +161,21 @@ impl Options {
         }
     }
 
-    fn bad(&self, key: &str, value: &str, want: &str) -> ProviderError {
-        config(
+    /// The value is not repeated: whatever was typed there may be private.
+    fn bad(&self, key: &str, want: &str) -> SpecError {
+        invalid(
             self.backend,
-            format!("option {key}={value:?} is not {want}"),
-            format!("fix the {key} option in the {} spec", self.backend),
+            format!("option {key} is not {want}"),
+            &format!("fix the {key} option in the {} spec", self.backend),
         )
+    }
+}
+
+fn invalid(backend: &str, message: String, hint: &str) -> SpecError {
+    SpecError::Invalid {
+        backend: backend.to_owned(),
+        message,
+        hint: hint.to_owned(),
     }
 }
 

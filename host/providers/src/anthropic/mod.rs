@@ -19,7 +19,7 @@ pub const BASE_VAR: &str = "ANTHROPIC_BASE_URL";
 pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
 /// The API version loom speaks; what Claude Code itself still sends.
 pub const API_VERSION: &str = "2023-06-01";
-const OPTIONS: &[&str] = &["base", "stream", "timeout_ms", "beta", "key_env"];
+pub(crate) const OPTIONS: &[&str] = &["base", "stream", "timeout_ms", "beta", "key_env"];
 
 /// A provider calling the Messages API with a key from `ANTHROPIC_API_KEY`.
 #[derive(Debug)]

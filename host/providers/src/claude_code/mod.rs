@@ -32,7 +32,7 @@ pub const READ_TOOLS: &str = "Read,Glob,Grep";
 pub const EDIT_TOOLS: &str = "Read,Glob,Grep,Edit,Write";
 /// Prompts longer than this go on stdin: Linux limits one argument to 128 KiB.
 const ARG_BYTES_MAX: usize = 100 * 1024;
-const OPTIONS: &[&str] = &["max_turns", "tools", "timeout_ms"];
+pub(crate) const OPTIONS: &[&str] = &["max_turns", "tools", "timeout_ms"];
 const AUTH_HINT: &str = "log in with `claude auth login` (headless: `claude setup-token`, then \
 export CLAUDE_CODE_OAUTH_TOKEN), or export ANTHROPIC_API_KEY; `claude auth status` checks it";
 
@@ -51,16 +51,7 @@ pub struct ClaudeCodeProvider {
 impl ClaudeCodeProvider {
     pub(crate) fn from_spec(arg: &str, env: Env<'_>) -> Result<ClaudeCodeProvider, ProviderError> {
         let options = Options::parse(NAME, arg, OPTIONS)?;
-        let max_turns = match options.get("max_turns") {
-            None => DEFAULT_MAX_TURNS,
-            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                spec::config(
-                    NAME,
-                    format!("option max_turns={v:?} is not a positive whole number"),
-                    "write e.g. claude-code:sonnet?max_turns=20".to_string(),
-                )
-            })?,
-        };
+        let max_turns = options.positive("max_turns")?.unwrap_or(DEFAULT_MAX_TURNS);
         Ok(ClaudeCodeProvider {
             bin: env(BIN_VAR)
                 .filter(|b| !b.trim().is_empty())

@@ -16,7 +16,7 @@ pub const NAME: &str = "ollama";
 /// Ollama's own variable; `host:port` without a scheme is accepted, as Ollama accepts it.
 pub const BASE_VAR: &str = "OLLAMA_HOST";
 pub const DEFAULT_BASE: &str = "http://localhost:11434";
-const OPTIONS: &[&str] = &["base", "stream", "timeout_ms"];
+pub(crate) const OPTIONS: &[&str] = &["base", "stream", "timeout_ms"];
 
 /// A provider calling a local (or reachable) Ollama server.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ pub const DEFAULT_BASE: &str = "https://openrouter.ai";
 /// Sent as `X-Title` unless the spec's `title` option says otherwise: the app name OpenRouter
 /// shows for its attribution.
 pub const DEFAULT_TITLE: &str = "loom";
-const OPTIONS: &[&str] = &[
+pub(crate) const OPTIONS: &[&str] = &[
     "key_env",
     "base",
     "stream",
