@@ -8,7 +8,7 @@
 pub const CODE_BUNDLE: &[u8] = include_bytes!(env!("LOOM_GUEST_CODE"));
 
 /// The test guest (`bundles/testkit`): a tiny well-behaved bundle, or a hostile one when the
-/// task title contains `hostile:loop`, `hostile:memory`, `hostile:trap` or `hostile:wasi`.
+/// task title names a hostile mode (`hostile:loop`, `hostile:big-finish`, …; see its docs).
 pub const TESTKIT: &[u8] = include_bytes!(env!("LOOM_GUEST_TESTKIT"));
 
 /// The example rule set (`bundles/human-gates`), a `loom:bundle` component of world

@@ -71,6 +71,22 @@ pub enum RuntimeError {
         detail: String,
     },
 
+    /// The bundle handed back more than a limit of [`crate::limits`] allows.
+    #[error(
+        "bundle {bundle} went over {limit} in {call}: {what} is {found} {unit}, and the limit \
+         is {max} {unit}"
+    )]
+    Limit {
+        bundle: String,
+        call: &'static str,
+        /// The constant's name, e.g. `FINISH_TEXT_BYTES_MAX`.
+        limit: &'static str,
+        max: u64,
+        found: u64,
+        unit: &'static str,
+        what: String,
+    },
+
     #[error("the wasm engine could not be set up: {0}")]
     Engine(String),
 
