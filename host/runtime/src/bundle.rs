@@ -3,7 +3,8 @@
 //! Nothing survives between calls (no guest global, no heap), so a call's result depends only
 //! on the contract's inputs and what `view` reads, which is what lets a recorded run replay.
 //! Instantiating from a prepared [`InstancePre`] with the pooling allocator costs microseconds.
-//! What a call returns is checked against [`crate::limits`] before anyone else sees it.
+//! What a call returns is checked against [`crate::limits`] before anyone else sees it, and a
+//! bundle's manifest against [`crate::manifest`] before it is loaded.
 
 use crate::bindings::exports::loom::bundle::{logic, rules};
 use crate::contract;
@@ -61,8 +62,8 @@ impl Prepared {
         }
     }
 
-    /// Names the bundle by its manifest, unless the name is unfit to appear in every message;
-    /// the short hash stays then.
+    /// Names the bundle by its manifest, unless the name is unfit to appear in every message
+    /// (the manifest check reports it then); the short hash stays until then.
     fn name_by(&mut self, name: &str, version: &str) {
         let fit = |s: &str| !s.trim().is_empty() && s.len() <= NAME_BYTES_MAX;
         if fit(name) && fit(version) {
@@ -213,6 +214,13 @@ impl Bundle {
             .into();
         prepared.name_by(&manifest.name, &manifest.version);
         limits::manifest(&manifest).map_err(|e| prepared.exceeded("logic.manifest", e))?;
+        let problems = crate::manifest::problems(&manifest);
+        if !problems.is_empty() {
+            return Err(RuntimeError::Manifest {
+                bundle: prepared.label.clone(),
+                problems,
+            });
+        }
         Ok(Bundle {
             prepared,
             logic,

@@ -87,9 +87,26 @@ pub enum RuntimeError {
         what: String,
     },
 
+    /// The manifest is unsound; every problem found, each saying what to fix.
+    #[error(
+        "bundle {bundle} declares a manifest loom cannot run ({} problem{}):{}",
+        .problems.len(),
+        if .problems.len() == 1 { "" } else { "s" },
+        bullets(.problems)
+    )]
+    Manifest {
+        bundle: String,
+        problems: Vec<String>,
+    },
+
     #[error("the wasm engine could not be set up: {0}")]
     Engine(String),
 
     #[error("compiled-code cache {}: {detail}", path.display())]
     Cache { path: PathBuf, detail: String },
+}
+
+/// Problems one per line, so a long list stays readable in a terminal.
+fn bullets(problems: &[String]) -> String {
+    problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
