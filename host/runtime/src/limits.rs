@@ -59,7 +59,7 @@ pub const FACTS_PER_RUN_MAX: u64 = 10_000;
 pub const VIOLATIONS_PER_CHECK_MAX: usize = 100;
 pub const ROWS_PER_VIOLATION_MAX: usize = 1_000;
 
-/// The manifest, measured as its JSON text. The `code` bundle's is about 6 KiB, most of it
+/// The manifest, measured as its JSON text. The `code` bundle's is a few KiB, most of it
 /// prompt templates; it is read at every load and shown by `loom bundle check`.
 pub const MANIFEST_BYTES_MAX: usize = 1 << 20;
 
