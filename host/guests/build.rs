@@ -28,6 +28,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "LOOM_GUEST_TESTKIT",
     ),
     (
+        "loom-bundle-bad-manifest",
+        "loom_bundle_bad_manifest",
+        "LOOM_GUEST_BAD_MANIFEST",
+    ),
+    (
         "loom-rules-human-gates",
         "loom_rules_human_gates",
         "LOOM_GUEST_HUMAN_GATES",
@@ -78,7 +83,8 @@ fn main() {
         fail(&format!(
             "the nested guest build failed ({status}); its output is above. Run it directly \
              with `cargo build --release --target {TARGET} -p loom-bundle-code -p \
-             loom-bundle-testkit -p loom-rules-human-gates` to see the errors alone."
+             loom-bundle-testkit -p loom-bundle-bad-manifest -p loom-rules-human-gates` to see \
+             the errors alone."
         ));
     }
 

@@ -9,6 +9,12 @@
 //! - `hostile:trap`: they panic (the guest traps);
 //! - `hostile:wasi`: they read the wall clock through std, which calls a WASI import loom
 //!   does not grant (the trapping stub must stop them);
+//! - `hostile:big-finish`: `next` finishes with a 50 MB text;
+//! - `hostile:big-note`: `apply` returns a 45 MB note;
+//! - `hostile:many-facts`: `apply` adds 1,000 new facts each time (kind `bulk`), so a run
+//!   passes loom's facts-per-run limit on the eleventh;
+//! - `hostile:many-changes`: `apply` returns 1,001 notes at once;
+//! - `hostile:many-violations`: `check` reports 101 violations;
 //! - `edits:tree`: well-behaved, but its agent step edits the working tree, so it is not
 //!   retry-safe (a crash during it leaves an uncertain effect for a human);
 //! - anything else: a tiny well-behaved bundle (see [`Testkit`]).
@@ -45,6 +51,11 @@ enum Mode {
     Memory,
     Trap,
     Wasi,
+    BigFinish,
+    BigNote,
+    ManyFacts,
+    ManyChanges,
+    ManyViolations,
 }
 
 fn mode() -> Mode {
@@ -57,15 +68,31 @@ fn mode() -> Mode {
         Mode::Trap
     } else if title.contains("hostile:wasi") {
         Mode::Wasi
+    } else if title.contains("hostile:big-finish") {
+        Mode::BigFinish
+    } else if title.contains("hostile:big-note") {
+        Mode::BigNote
+    } else if title.contains("hostile:many-facts") {
+        Mode::ManyFacts
+    } else if title.contains("hostile:many-changes") {
+        Mode::ManyChanges
+    } else if title.contains("hostile:many-violations") {
+        Mode::ManyViolations
     } else {
         Mode::Good
     }
 }
 
-/// Misbehaves as `mode` says; returns only for [`Mode::Good`].
+/// Misbehaves as `mode` says; returns for [`Mode::Good`] and for the modes that misbehave
+/// only in what they return (those are handled where they return it).
 fn misbehave(mode: Mode) {
     match mode {
-        Mode::Good => {}
+        Mode::Good
+        | Mode::BigFinish
+        | Mode::BigNote
+        | Mode::ManyFacts
+        | Mode::ManyChanges
+        | Mode::ManyViolations => {}
         Mode::Loop => {
             let mut n = 0u64;
             loop {
@@ -130,6 +157,11 @@ impl logic::Guest for Testkit {
     fn next(_tick: TickToken) -> NextStep {
         let mode = mode();
         misbehave(mode);
+        if mode == Mode::BigFinish {
+            // 50 MB fits under the default 64 MiB memory cap, so the call completes and hands
+            // the whole text back: only loom's limit on finish texts can stop it.
+            return NextStep::Finish("x".repeat(50_000_000));
+        }
         let phase = view::phase();
         if phase == "done" {
             return NextStep::Finish("the result was accepted".into());
@@ -165,12 +197,30 @@ impl logic::Guest for Testkit {
         })
     }
 
-    fn apply(_tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, String> {
-        misbehave(mode());
+    fn apply(tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, String> {
+        let mode = mode();
+        misbehave(mode);
         // Faults only where an effect's result is in hand, for tests that a paid result
         // survives the fault.
         if view::task().title.contains("hostile:apply-trap") {
             panic!("testkit was asked to trap in apply");
+        }
+        match mode {
+            Mode::BigNote => return Ok(vec![Change::Note("n".repeat(45_000_000))]),
+            Mode::ManyChanges => return Ok(vec![Change::Note("n".into()); 1_001]),
+            Mode::ManyFacts => {
+                // Keys from the tick's seq: new facts every tick, without reading any.
+                return Ok((0..1_000)
+                    .map(|i| {
+                        Change::PutFact(FactWrite {
+                            kind: "bulk".into(),
+                            key: format!("{}-{i}", tick.seq),
+                            value: "1".into(),
+                        })
+                    })
+                    .collect());
+            }
+            _ => {}
         }
         match outcome {
             Outcome::Agent(reply) => Ok(vec![Change::PutFact(FactWrite {
@@ -198,9 +248,19 @@ impl logic::Guest for Testkit {
 
 impl rules::Guest for Testkit {
     fn check(_tick: TickToken) -> Vec<Violation> {
-        misbehave(mode());
+        let mode = mode();
+        misbehave(mode);
         if view::task().title.contains("hostile:check-trap") && !view::facts("result").is_empty() {
             panic!("testkit was asked to trap in check");
+        }
+        if mode == Mode::ManyViolations {
+            return (0..101)
+                .map(|i| Violation {
+                    rule: "no-forbidden".into(),
+                    message: format!("complaint {i}"),
+                    rows: vec![],
+                })
+                .collect();
         }
         view::facts("result")
             .into_iter()

@@ -224,7 +224,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            errln!("error: {e:#}");
+            errln!("error: {}", render::error(&e));
             let code = match e.downcast_ref::<EngineError>().map(EngineError::kind) {
                 Some(ErrorKind::Usage) | Some(ErrorKind::Conflict) => exit::USAGE,
                 Some(ErrorKind::Busy) => exit::BUSY,
@@ -477,10 +477,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let wasm =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let runtime = loom_runtime::Runtime::new(loom_runtime::Limits::default(), None)?;
-            let report = runtime.inspect(&wasm)?;
+            // A component that cannot be read or loaded exits as a bundle fault, as in `run`.
+            let report = runtime.inspect(&wasm).map_err(EngineError::Bundle)?;
             outln!("{}", serde_json::to_string_pretty(&report)?);
-            // Loading also checks the version and instantiates the manifest.
-            let bundle = runtime.load_bundle(&wasm)?;
+            // Loading also checks the version, reads the manifest and checks it.
+            let bundle = runtime.load_bundle(&wasm).map_err(EngineError::Bundle)?;
             let m = bundle.manifest();
             outln!(
                 "bundle {} {} loads: {} phases, {} steps, {} gates, {} rules",

@@ -389,3 +389,18 @@ fn truncate(s: &str, n: usize) -> String {
         s.chars().take(n - 1).collect::<String>() + "…"
     }
 }
+
+/// The error and its causes, each said once: an error whose message already quotes its cause
+/// (the engine's `bundle: {0}`) would otherwise print the cause twice, which for a manifest's
+/// list of problems doubles a screenful.
+pub fn error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
+}

@@ -10,7 +10,7 @@ use loom_kernel::{
 use loom_runtime::{Bundle, Change, EffectStep, NextStep, Outcome};
 
 /// Gates loom itself opens (not the bundle) are named with this prefix.
-pub const UNCERTAIN_PREFIX: &str = "uncertain:";
+pub use loom_runtime::UNCERTAIN_PREFIX;
 
 impl Engine {
     /// Advances `run` until it finishes, waits for a human, stops, or reaches `max_ticks`.

@@ -8,8 +8,12 @@
 pub const CODE_BUNDLE: &[u8] = include_bytes!(env!("LOOM_GUEST_CODE"));
 
 /// The test guest (`bundles/testkit`): a tiny well-behaved bundle, or a hostile one when the
-/// task title contains `hostile:loop`, `hostile:memory`, `hostile:trap` or `hostile:wasi`.
+/// task title names a hostile mode (`hostile:loop`, `hostile:big-finish`, …; see its docs).
 pub const TESTKIT: &[u8] = include_bytes!(env!("LOOM_GUEST_TESTKIT"));
+
+/// A test guest (`bundles/bad-manifest`) whose manifest has one of each problem loom refuses
+/// at load.
+pub const BAD_MANIFEST: &[u8] = include_bytes!(env!("LOOM_GUEST_BAD_MANIFEST"));
 
 /// The example rule set (`bundles/human-gates`), a `loom:bundle` component of world
 /// `invariants`: every gate is decided by a human.
@@ -20,7 +24,12 @@ mod tests {
     /// The guests are components (layer 1), not core modules.
     #[test]
     fn guests_are_components() {
-        for guest in [super::CODE_BUNDLE, super::TESTKIT, super::HUMAN_GATES] {
+        for guest in [
+            super::CODE_BUNDLE,
+            super::TESTKIT,
+            super::BAD_MANIFEST,
+            super::HUMAN_GATES,
+        ] {
             assert_eq!(&guest[..4], b"\0asm");
             assert_eq!(&guest[6..8], &[1, 0], "component layer");
         }

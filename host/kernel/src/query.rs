@@ -150,6 +150,15 @@ pub(crate) fn all_facts(conn: &Connection, run: u64) -> Result<Vec<Fact>> {
     Ok(rows)
 }
 
+/// How many facts `run` holds: one count over the run's range of the primary key, so a caller
+/// can bound the total without reading any fact.
+pub(crate) fn fact_count(conn: &Connection, run: u64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM facts WHERE run_id = ?1")?
+        .query_row([run as i64], |r| r.get(0))?;
+    Ok(u(n))
+}
+
 pub(crate) fn fact(conn: &Connection, run: u64, kind: &str, key: &str) -> Result<Option<Fact>> {
     let mut st = conn.prepare_cached(
         "SELECT value, tick FROM facts WHERE run_id = ?1 AND kind = ?2 AND key = ?3",
@@ -249,22 +258,6 @@ pub(crate) fn ledger(conn: &Connection, run: u64) -> Result<Vec<LedgerRow>> {
         .query_map([run as i64], ledger_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish_ledger).collect()
-}
-
-/// The result recorded for attempt `attempt` at effect `key` of `run`.
-pub(crate) fn result(
-    conn: &Connection,
-    run: u64,
-    key: &str,
-    attempt: u32,
-) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT result FROM ledger WHERE run_id = ?1 AND key = ?2 AND attempt = ?3",
-        )?
-        .query_row(params![run as i64, key, attempt], |r| r.get(0))
-        .optional()?
-        .flatten())
 }
 
 /// Every attempt at one effect, oldest first.

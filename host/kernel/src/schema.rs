@@ -1,5 +1,9 @@
 //! The schema, as a constant list of migrations applied in order. A released migration is never
 //! edited: an old `.loom/loom.db` must keep opening (and replaying) in a newer loom.
+//!
+//! Migration 1's note on the ledger holds for small results only: a result larger than
+//! [`crate::RESULT_INLINE_BYTES_MAX`] is kept in `blobs` under its `result_hash`, with the
+//! row's `result` left NULL (see `results.rs`). That needs no new column, so no migration.
 
 use crate::error::KernelError;
 use rusqlite::Connection;

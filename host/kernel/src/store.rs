@@ -417,9 +417,10 @@ impl Store {
         query::attempts(&self.conn, run, key)
     }
 
-    /// The result bytes recorded for one attempt at an effect, if it has one.
+    /// The result bytes recorded for one attempt at an effect, if it has one (whether they are
+    /// kept in its ledger row or, when large, as a blob).
     pub fn result(&self, run: u64, key: &str, attempt: u32) -> Result<Option<Vec<u8>>> {
-        query::result(&self.conn, run, key, attempt)
+        crate::results::read(&self.conn, run, key, attempt)
     }
 
     pub fn ticks(&self, run: u64) -> Result<Vec<TickRow>> {

@@ -339,3 +339,19 @@ fn a_retry_safe_intent_restores_full_durability_afterwards() {
         .unwrap();
     assert_eq!(again, 2, "a second intent for the same key is attempt 2");
 }
+
+#[test]
+fn fact_count_sees_the_open_ticks_writes_and_only_its_run() {
+    let store = Store::open_in_memory().unwrap();
+    let run = start(&store);
+    let mut tick = store.begin(token(&store, run)).unwrap();
+    assert_eq!(tick.view().fact_count().unwrap(), 0);
+    tick.put_fact("k", "a", "1").unwrap();
+    tick.put_fact("k", "b", "1").unwrap();
+    tick.put_fact("k", "a", "2").unwrap();
+    assert_eq!(tick.view().fact_count().unwrap(), 2);
+    tick.drop_fact("k", "b").unwrap();
+    assert_eq!(tick.view().fact_count().unwrap(), 1);
+    drop(tick);
+    assert_eq!(store.view(run).fact_count().unwrap(), 0);
+}

@@ -4,9 +4,9 @@
 use crate::error::{KernelError, Result};
 use crate::hash::sha256_hex;
 use crate::model::*;
-use crate::query;
 use crate::store::Store;
 use crate::view::View;
+use crate::{query, results};
 use rusqlite::params;
 
 /// The commit-time rules of a run (a bundle's invariants, or a swapped-in set on replay).
@@ -237,6 +237,7 @@ impl<'s> Tick<'s> {
         meta: &str,
     ) -> Result<Option<String>> {
         let hash = data.map(sha256_hex);
+        let inline = results::place(&self.store.conn, data, hash.as_deref())?;
         let n = self
             .store
             .conn
@@ -253,7 +254,7 @@ impl<'s> Tick<'s> {
                 meta,
                 self.token.unix_ms as i64,
                 self.run_id(),
-                data
+                inline
             ])?;
         if n != 1 {
             return Err(KernelError::Corrupt(format!(

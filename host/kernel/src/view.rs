@@ -57,6 +57,11 @@ impl View {
         query::fact(&self.conn, self.run, kind, key)
     }
 
+    /// How many facts the run holds (one count, no fact is read).
+    pub fn fact_count(&self) -> Result<u64> {
+        query::fact_count(&self.conn, self.run)
+    }
+
     pub fn all_facts(&self) -> Result<Vec<Fact>> {
         query::all_facts(&self.conn, self.run)
     }

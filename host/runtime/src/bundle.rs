@@ -3,11 +3,14 @@
 //! Nothing survives between calls (no guest global, no heap), so a call's result depends only
 //! on the contract's inputs and what `view` reads, which is what lets a recorded run replay.
 //! Instantiating from a prepared [`InstancePre`] with the pooling allocator costs microseconds.
+//! What a call returns is checked against [`crate::limits`] before anyone else sees it, and a
+//! bundle's manifest against [`crate::manifest`] before it is loaded.
 
 use crate::bindings::exports::loom::bundle::{logic, rules};
 use crate::contract;
 use crate::error::RuntimeError;
 use crate::host::{self, Denied, HostState, ViewFault};
+use crate::limits::{self, Exceeded, NAME_BYTES_MAX};
 use crate::runtime::{short_label, Limits, Runtime};
 use crate::types::{Change, Manifest, NextStep, Outcome};
 use loom_kernel::hash::sha256_hex;
@@ -44,6 +47,28 @@ impl Prepared {
             label,
             hash,
         })
+    }
+
+    /// The fault of a call that handed back more than a limit allows.
+    fn exceeded(&self, call: &'static str, e: Exceeded) -> RuntimeError {
+        RuntimeError::Limit {
+            bundle: self.label.clone(),
+            call,
+            limit: e.limit,
+            max: e.max,
+            found: e.found,
+            unit: e.unit,
+            what: e.what,
+        }
+    }
+
+    /// Names the bundle by its manifest, unless the name is unfit to appear in every message
+    /// (the manifest check reports it then); the short hash stays until then.
+    fn name_by(&mut self, name: &str, version: &str) {
+        let fit = |s: &str| !s.trim().is_empty() && s.len() <= NAME_BYTES_MAX;
+        if fit(name) && fit(version) {
+            self.label = format!("{name}@{version}");
+        }
     }
 
     fn missing_export(&self, e: wasmtime::Error) -> RuntimeError {
@@ -140,7 +165,9 @@ impl Prepared {
                 .load(&mut *store, instance)?
                 .call_check(&mut *store, token.into())
         })?;
-        Ok(found.into_iter().map(Violation::from).collect())
+        let found: Vec<Violation> = found.into_iter().map(Violation::from).collect();
+        limits::violations(&found).map_err(|e| self.exceeded("rules.check", e))?;
+        Ok(found)
     }
 }
 
@@ -185,7 +212,15 @@ impl Bundle {
                     .call_manifest(&mut *store)
             })?
             .into();
-        prepared.label = format!("{}@{}", manifest.name, manifest.version);
+        prepared.name_by(&manifest.name, &manifest.version);
+        limits::manifest(&manifest).map_err(|e| prepared.exceeded("logic.manifest", e))?;
+        let problems = crate::manifest::problems(&manifest);
+        if !problems.is_empty() {
+            return Err(RuntimeError::Manifest {
+                bundle: prepared.label.clone(),
+                problems,
+            });
+        }
         Ok(Bundle {
             prepared,
             logic,
@@ -211,14 +246,16 @@ impl Bundle {
 
     /// What the bundle wants to happen next in the run `view` shows.
     pub fn next(&self, token: &TickToken, view: &View) -> Result<NextStep, RuntimeError> {
-        let step = self
+        let step: NextStep = self
             .prepared
             .call("logic.next", Some(view), |store, instance| {
                 self.logic
                     .load(&mut *store, instance)?
                     .call_next(&mut *store, token.into())
-            })?;
-        Ok(step.into())
+            })?
+            .into();
+        limits::next_step(&step).map_err(|e| self.prepared.exceeded("logic.next", e))?;
+        Ok(step)
     }
 
     /// The changes `outcome` of `step` leads to. The inner `Err` is the bundle's own refusal
@@ -241,7 +278,20 @@ impl Bundle {
                     &outcome,
                 )
             })?;
-        Ok(result.map(|changes| changes.into_iter().map(Change::from).collect()))
+        let call = "logic.apply";
+        let checked = match result {
+            Err(refusal) => limits::refusal(&refusal).map(|()| Err(refusal)),
+            Ok(changes) => {
+                let changes: Vec<Change> = changes.into_iter().map(Change::from).collect();
+                let within = limits::changes(&changes, view).map_err(|e| RuntimeError::View {
+                    bundle: self.prepared.label.clone(),
+                    call,
+                    detail: e.to_string(),
+                })?;
+                within.map(|()| Ok(changes))
+            }
+        };
+        checked.map_err(|e| self.prepared.exceeded(call, e))
     }
 
     /// The bundle's invariants over the state `view` shows; empty when all hold.
@@ -278,7 +328,7 @@ impl Invariants {
                     .load(&mut *store, instance)?
                     .call_manifest(&mut *store)
             })?;
-            prepared.label = format!("{}@{}", manifest.name, manifest.version);
+            prepared.name_by(&manifest.name, &manifest.version);
         }
         Ok(Invariants { prepared, rules })
     }

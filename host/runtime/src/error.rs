@@ -71,9 +71,42 @@ pub enum RuntimeError {
         detail: String,
     },
 
+    /// The bundle handed back more than a limit of [`crate::limits`] allows.
+    #[error(
+        "bundle {bundle} went over {limit} in {call}: {what} is {found} {unit}, and the limit \
+         is {max} {unit}"
+    )]
+    Limit {
+        bundle: String,
+        call: &'static str,
+        /// The constant's name, e.g. `FINISH_TEXT_BYTES_MAX`.
+        limit: &'static str,
+        max: u64,
+        found: u64,
+        unit: &'static str,
+        what: String,
+    },
+
+    /// The manifest is unsound; every problem found, each saying what to fix.
+    #[error(
+        "bundle {bundle} declares a manifest loom cannot run ({} problem{}):{}",
+        .problems.len(),
+        if .problems.len() == 1 { "" } else { "s" },
+        bullets(.problems)
+    )]
+    Manifest {
+        bundle: String,
+        problems: Vec<String>,
+    },
+
     #[error("the wasm engine could not be set up: {0}")]
     Engine(String),
 
     #[error("compiled-code cache {}: {detail}", path.display())]
     Cache { path: PathBuf, detail: String },
+}
+
+/// Problems one per line, so a long list stays readable in a terminal.
+fn bullets(problems: &[String]) -> String {
+    problems.iter().map(|p| format!("\n  - {p}")).collect()
 }

@@ -129,7 +129,8 @@ impl Runtime {
         }
     }
 
-    /// Loads a component of world `bundle` and reads its manifest.
+    /// Loads a component of world `bundle`, reads its manifest and checks it: an unsound
+    /// manifest is refused with every problem found (`RuntimeError::Manifest`).
     pub fn load_bundle(&self, wasm: &[u8]) -> Result<Bundle, RuntimeError> {
         Bundle::load(self, wasm)
     }

@@ -5,4 +5,5 @@ mod test_cache;
 mod test_contract;
 mod test_hostile;
 mod test_kernel;
+mod test_limits;
 mod test_load;

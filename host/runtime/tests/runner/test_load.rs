@@ -1,4 +1,5 @@
-//! The well-behaved testkit: manifest, next, apply and check through a real kernel view.
+//! The well-behaved testkit: manifest, next, apply and check through a real kernel view; and a
+//! manifest refused at load.
 
 use crate::support::{runtime, testkit, Run, TestResult};
 use loom_kernel::{Decider, Risk, TickKind, TickMeta};
@@ -122,4 +123,44 @@ fn the_shipped_code_bundle_loads() -> TestResult {
         rt.inspect(loom_guests::CODE_BUNDLE)?.imports.len()
     );
     Ok(())
+}
+
+/// Loading refuses a manifest with problems, listing every one of them.
+#[test]
+fn an_unsound_manifest_is_refused_with_every_problem() {
+    let rt = runtime();
+    let err = rt.load_bundle(loom_guests::BAD_MANIFEST).err();
+    let Some(RuntimeError::Manifest { bundle, problems }) = &err else {
+        panic!("expected a manifest error, got {err:?}");
+    };
+    assert_eq!(bundle, "bad-manifest@0.1.0");
+    let expected = [
+        "phase \"work\" is declared 2 times",
+        "step \"work\" is in phase \"wrok\", which is not declared",
+        "step \"work\" uses template \"missing\", which is not declared",
+        "step \"uncertain:sneaky\" starts with \"uncertain:\"",
+        "step \"ask\" names role \"asker\" but no template",
+        "step \"work\" is declared 2 times",
+        "gate \"uncertain:retry\" starts with \"uncertain:\"",
+        "gate \"finish\" is declared 2 times",
+        "rule \"r\" is declared 2 times",
+        "template \"t\" uses {{nope}} in its body",
+        "template \"t\" is declared 2 times",
+    ];
+    for e in expected {
+        assert!(
+            problems.iter().any(|p| p.starts_with(e)),
+            "missing {e:?} in {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    let msg = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        msg.starts_with(
+            "bundle bad-manifest@0.1.0 declares a manifest loom cannot run (11 problems):\n  - "
+        ),
+        "{msg}"
+    );
+    // As rules alone it still loads: `check` needs no manifest.
+    assert!(rt.load_invariants(loom_guests::BAD_MANIFEST).is_ok());
 }
