@@ -155,16 +155,9 @@ impl Engine {
             (Actor::Agent, Decider::Agent) => Decider::Agent,
             (actor, expected) => {
                 return Err(EngineError::Forbidden(format!(
-                    "gate {} is for a {expected} to decide; {} {} (via {}) cannot decide it, \
-                     and nothing was recorded",
-                    gate.name,
-                    if actor == Actor::Agent {
-                        "the agent"
-                    } else {
-                        ""
-                    },
-                    d.origin.who,
-                    d.origin.transport
+                    "gate {} is for a {expected} to decide; {actor} {} (via {}) cannot decide \
+                     it, and nothing was recorded",
+                    gate.name, d.origin.who, d.origin.transport
                 )))
             }
         };

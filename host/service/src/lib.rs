@@ -10,17 +10,16 @@
 //! processes commit ([`Watcher`]).
 
 mod events;
+mod reader;
 mod watch;
 
 pub use events::{events_of, Bus, Event, BUS_CAPACITY};
+pub use reader::Reader;
 pub use watch::{Watcher, POLL_INTERVAL};
 
-use loom_engine::{
-    project, reads, Decision, DriveReport, Engine, EngineError, ErrorKind, Holder, Origin,
-};
-use loom_kernel::{Gate, LedgerRow, Store};
+use loom_engine::{project, Decision, DriveReport, Engine, EngineError, ErrorKind, Holder, Origin};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -196,63 +195,6 @@ impl EngineHandle {
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.bus.subscribe()
-    }
-}
-
-/// Reads a project on read-only connections of its own (one per call: cheap, and `Send`).
-#[derive(Clone, Debug)]
-pub struct Reader {
-    root: PathBuf,
-}
-
-impl Reader {
-    pub fn new(root: &Path) -> Reader {
-        Reader {
-            root: root.to_path_buf(),
-        }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn store(&self) -> Result<Store> {
-        Store::open_read_only(&project::db_path(&self.root))
-            .map_err(|e| ServiceError::from(EngineError::from(e)))
-    }
-
-    pub fn status(&self) -> Result<reads::Status> {
-        let mut s = reads::status(&self.store()?)?;
-        reads::with_driver(&mut s, &self.root);
-        Ok(s)
-    }
-
-    pub fn gates(&self, all: bool) -> Result<Vec<Gate>> {
-        Ok(reads::gates(&self.store()?, all)?)
-    }
-
-    pub fn log(&self, run: Option<u64>) -> Result<Vec<reads::LogEntry>> {
-        Ok(reads::log(&self.store()?, run)?)
-    }
-
-    pub fn ledger(&self, run: u64) -> Result<Vec<LedgerRow>> {
-        Ok(self.store()?.ledger(run).map_err(EngineError::from)?)
-    }
-
-    pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.store()?.blob(hash).map_err(EngineError::from)?)
-    }
-
-    pub fn verify(&self, run: Option<u64>) -> Result<Vec<reads::ChainReport>> {
-        Ok(reads::verify(&self.store()?, run)?)
-    }
-
-    fn current_open_run(&self) -> Result<Option<u64>> {
-        let store = self.store()?;
-        if store.open_task().map_err(EngineError::from)?.is_none() {
-            return Ok(None);
-        }
-        Ok(reads::current_run(&store)?.map(|r| r.id))
     }
 }
 

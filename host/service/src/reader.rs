@@ -1,0 +1,64 @@
+//! Reading a project for a transport, on read-only connections of its own: a read never
+//! queues behind the engine thread's work.
+
+use crate::{Result, ServiceError};
+use loom_engine::{project, reads, EngineError};
+use loom_kernel::{Gate, LedgerRow, Store};
+use std::path::{Path, PathBuf};
+
+/// Reads a project on read-only connections of its own (one per call: cheap, and `Send`).
+#[derive(Clone, Debug)]
+pub struct Reader {
+    pub(crate) root: PathBuf,
+}
+
+impl Reader {
+    pub fn new(root: &Path) -> Reader {
+        Reader {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn store(&self) -> Result<Store> {
+        Store::open_read_only(&project::db_path(&self.root))
+            .map_err(|e| ServiceError::from(EngineError::from(e)))
+    }
+
+    pub fn status(&self) -> Result<reads::Status> {
+        let mut s = reads::status(&self.store()?)?;
+        reads::with_driver(&mut s, &self.root);
+        Ok(s)
+    }
+
+    pub fn gates(&self, all: bool) -> Result<Vec<Gate>> {
+        Ok(reads::gates(&self.store()?, all)?)
+    }
+
+    pub fn log(&self, run: Option<u64>) -> Result<Vec<reads::LogEntry>> {
+        Ok(reads::log(&self.store()?, run)?)
+    }
+
+    pub fn ledger(&self, run: u64) -> Result<Vec<LedgerRow>> {
+        Ok(self.store()?.ledger(run).map_err(EngineError::from)?)
+    }
+
+    pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store()?.blob(hash).map_err(EngineError::from)?)
+    }
+
+    pub fn verify(&self, run: Option<u64>) -> Result<Vec<reads::ChainReport>> {
+        Ok(reads::verify(&self.store()?, run)?)
+    }
+
+    pub(crate) fn current_open_run(&self) -> Result<Option<u64>> {
+        let store = self.store()?;
+        if store.open_task().map_err(EngineError::from)?.is_none() {
+            return Ok(None);
+        }
+        Ok(reads::current_run(&store)?.map(|r| r.id))
+    }
+}
