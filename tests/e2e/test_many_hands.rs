@@ -109,6 +109,31 @@ fn a_second_driver_is_refused_naming_the_holder_and_the_agent_is_called_once() {
 }
 
 #[test]
+fn a_live_effect_that_is_not_retry_safe_is_never_called_uncertain_by_a_second_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, bundle) = slow_project(tmp.path(), SLOW);
+    let b = bundle.to_str().unwrap();
+    let first = spawn(&dir, &["run", "--bundle", b, "edits:tree do the work"]);
+    assert!(wait_for_intent(&dir, "work", Duration::from_secs(60)));
+    let t = expect_code(&loom(&dir, &["resume"]), 6);
+    assert_clean(&t);
+    let o = first.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(10), "{}", text(&o));
+    // The first driver's real result was kept; no uncertain gate was ever opened.
+    let gates = loom(&dir, &["gates", "--all", "--json"]);
+    let g: serde_json::Value = serde_json::from_slice(&gates.stdout).unwrap();
+    let names: Vec<&str> = g
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["finish"], "{g}");
+    assert_eq!(calls(&dir), 1);
+    assert_replays_identically(&dir);
+}
+
+#[test]
 fn a_command_runs_once_while_a_second_process_tries_to_resume() {
     let replies = [
         reply("planner", "1. fix the even case"),

@@ -191,3 +191,31 @@ fn replay_reads_a_database_on_a_read_only_mount() {
     assert_eq!(v[0]["identical"], true, "{t}");
     assert_eq!(v[0]["replayed_ticks"], 14, "{t}");
 }
+
+/// With the project's `.loom` itself on a read-only mount, every read command works.
+#[cfg(unix)]
+#[test]
+fn read_commands_work_on_a_read_only_loom_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo(tmp.path());
+    let loom_dir = dir.join(".loom");
+    let (ld, d) = (loom_dir.to_str().unwrap(), dir.to_str().unwrap());
+    let script = format!(
+        "mount --bind '{ld}' '{ld}' && mount -o remount,ro,bind '{ld}' || exit 99; \
+         if touch '{ld}/probe' 2>/dev/null; then exit 98; fi; \
+         for c in status gates log verify; do '{LOOM}' -C '{d}' $c || exit $?; done; \
+         exec '{LOOM}' -C '{d}' replay"
+    );
+    let Some(o) = in_mount_namespace(&script) else {
+        eprintln!("skipped: this machine allows no user and mount namespace (unshare)");
+        return;
+    };
+    if o.status.code() == Some(99) {
+        eprintln!("skipped: no bind mount here: {}", text(&o));
+        return;
+    }
+    assert_ne!(o.status.code(), Some(98), "the mount was writable");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("chain intact") && t.contains("identical"), "{t}");
+}
