@@ -79,14 +79,18 @@ pub fn post(s: &ServeFile, path: &str, body: Value) -> Result<Value> {
 }
 
 /// Says where the command went, follows `run` until it rests, prints the outcome and
-/// returns the exit code, as a driving command does.
-pub fn follow(root: &Path, s: &ServeFile, run: u64) -> Result<u8> {
+/// returns the exit code, as a driving command does. Ticks up to `before` (the current
+/// run and its newest tick before the command) were there before it and are not printed.
+pub fn follow(root: &Path, s: &ServeFile, run: u64, before: Option<(u64, u64)>) -> Result<u8> {
     errln!(
         "(sent to the loom server at {}, which drives this project)",
         s.addr
     );
     let db = loom_engine::project::db_path(root);
-    let mut printed = 0u64;
+    let mut printed = match before {
+        Some((r, seq)) if r == run => seq,
+        _ => 0,
+    };
     loop {
         let store =
             loom_kernel::Store::open_read_only(&db).map_err(loom_engine::EngineError::from)?;
@@ -134,10 +138,18 @@ fn report(store: &loom_kernel::Store, run: loom_kernel::Run) -> Result<DriveRepo
     })
 }
 
+/// The current run and its newest tick, before a command changes them: the CLI prints
+/// only what the command adds, as when it drives itself.
+pub fn before(root: &Path) -> Option<(u64, u64)> {
+    let store = loom_kernel::Store::open_read_only(&loom_engine::project::db_path(root)).ok()?;
+    reads::current_run(&store).ok()?.map(|r| (r.id, r.last_seq))
+}
+
 /// A decision, forwarded: `body` is the decision as `POST /gates/{gate}/decision` takes it.
 pub fn decide(root: &Path, s: &ServeFile, gate: &str, body: Value) -> Result<u8> {
+    let before = before(root);
     let v = post(s, &format!("gates/{}/decision", encode(gate)), body)?;
-    follow(root, s, run_of(&v)?)
+    follow(root, s, run_of(&v)?, before)
 }
 
 pub fn run_of(v: &Value) -> Result<u64> {

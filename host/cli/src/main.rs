@@ -391,7 +391,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                     "tasks",
                     serde_json::json!({"title": task.join(" "), "provider": provider}),
                 )?;
-                return forward::follow(&root, &s, forward::run_of(&v)?);
+                return forward::follow(&root, &s, forward::run_of(&v)?, None);
             }
             let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;
@@ -435,8 +435,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Resume { wait } => {
             let root = root(&cli.project)?;
             if let Some(s) = forward::server(&root) {
+                let before = forward::before(&root);
                 let v = forward::post(&s, "resume", serde_json::json!({}))?;
-                return forward::follow(&root, &s, forward::run_of(&v)?);
+                return forward::follow(&root, &s, forward::run_of(&v)?, before);
             }
             let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;

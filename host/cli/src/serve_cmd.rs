@@ -74,17 +74,24 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
             loom_http::serve_file::serve_path(root).display()
         )
     })?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let router = loom_http::router(
         service.handle(),
         &Options {
             addr,
             public: args.public,
             local_token,
+            stop: stop_rx,
         },
     );
     outln!("loom serving {} at http://{addr}/api/v1/", root.display());
     outln!("  events: http://{addr}/api/v1/events (add users with `loom serve --add-user NAME`)");
-    let served = loom_http::serve(listener, router, stop_signal()).await;
+    let shutdown = async move {
+        stop_signal().await;
+        // End the event streams, or the graceful shutdown would wait for them forever.
+        let _ = stop_tx.send(true);
+    };
+    let served = loom_http::serve(listener, router, shutdown).await;
     ServeFile::remove_own(root);
     // The engine thread ends after the tick it is in; the lock goes with it.
     service.shutdown();

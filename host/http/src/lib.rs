@@ -46,6 +46,8 @@ pub struct App {
     public: bool,
     /// SHA-256 of the token in `.loom/serve.json`, for the CLI beside the server.
     local_token_sha256: String,
+    /// Turns true when the server stops; event streams end then.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// How the server was started.
@@ -53,6 +55,9 @@ pub struct Options {
     pub addr: SocketAddr,
     pub public: bool,
     pub local_token: String,
+    /// Set to true to end every event stream (before a graceful shutdown, which waits for
+    /// open connections).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The names a browser or client may use for a server bound to `addr`.
@@ -77,6 +82,7 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         hosts: hosts_of(opts.addr),
         public: opts.public,
         local_token_sha256: loom_kernel::hash::sha256_hex(opts.local_token.as_bytes()),
+        stop: opts.stop.clone(),
     });
     let reads = Router::new()
         .route("/api/v1/health", get(api::health))
@@ -134,8 +140,8 @@ async fn body_in_time(req: Request, next: Next) -> Result<Response, Problem> {
         .await)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; open event streams are ended
-/// then too (they would otherwise keep the server alive).
+/// Serves `router` on `listener` until `shutdown` resolves, then waits for open requests
+/// (end the event streams first through [`Options::stop`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,

@@ -33,6 +33,8 @@ struct Follow {
     skipping: bool,
     /// The database must be read before the next bus event (a reconnect, a lag).
     catch_up: bool,
+    /// Becomes true when the server stops: an endless stream would keep it waiting.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 fn sse(e: &Event, id: Option<u64>) -> SseEvent {
@@ -75,7 +77,11 @@ impl Follow {
                 }
                 continue;
             }
-            match self.rx.recv().await {
+            let got = tokio::select! {
+                r = self.rx.recv() => r,
+                _ = self.stop.wait_for(|stopping| *stopping) => return None,
+            };
+            match got {
                 Ok(e) => {
                     if let Event::TickCommitted { run, seq, .. } = e {
                         let id = tick_id(run, seq);
@@ -122,6 +128,7 @@ pub async fn events(
         last: last.unwrap_or(0),
         skipping: false,
         catch_up: last.is_some(),
+        stop: app.stop.clone(),
     };
     Sse::new(stream::unfold(follow, Follow::next)).keep_alive(KeepAlive::default())
 }
