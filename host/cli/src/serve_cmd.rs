@@ -75,6 +75,7 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
         )
     })?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let login_code = users::new_token()?;
     let router = loom_http::router(
         service.handle(),
         &Options {
@@ -82,10 +83,13 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
             public: args.public,
             local_token,
             stop: stop_rx,
+            web_user: crate::who(None),
+            login_code: login_code.clone(),
         },
     );
     outln!("loom serving {} at http://{addr}/api/v1/", root.display());
     outln!("  events: http://{addr}/api/v1/events (add users with `loom serve --add-user NAME`)");
+    outln!("  dashboard (this link logs in once): http://{addr}/login?code={login_code}");
     let shutdown = async move {
         stop_signal().await;
         // End the event streams, or the graceful shutdown would wait for them forever.

@@ -9,6 +9,7 @@ pub mod problem;
 pub mod serve_file;
 mod sse;
 pub mod users;
+mod web;
 
 pub use guard::Caller;
 pub use problem::Problem;
@@ -48,6 +49,7 @@ pub struct App {
     local_token_sha256: String,
     /// Turns true when the server stops; event streams end then.
     stop: tokio::sync::watch::Receiver<bool>,
+    web: web::Web,
 }
 
 /// How the server was started.
@@ -58,6 +60,10 @@ pub struct Options {
     /// Set to true to end every event stream (before a graceful shutdown, which waits for
     /// open connections).
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// Whom the dashboard's decisions are recorded as.
+    pub web_user: String,
+    /// The code of the one-time login link (`/login?code=…`).
+    pub login_code: String,
 }
 
 /// The names a browser or client may use for a server bound to `addr`.
@@ -83,6 +89,7 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         public: opts.public,
         local_token_sha256: loom_kernel::hash::sha256_hex(opts.local_token.as_bytes()),
         stop: opts.stop.clone(),
+        web: web::Web::new(opts.web_user.clone(), &opts.login_code),
     });
     let reads = Router::new()
         .route("/api/v1/health", get(api::health))
@@ -101,12 +108,24 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         .route("/api/v1/gates/{gate}/decision", post(api::decide))
         .route("/api/v1/resume", post(api::resume))
         .route("/api/v1/abandon", post(api::abandon))
+        .route("/gates/{gate}/decide", post(web::decide))
         .layer(middleware::from_fn(body_in_time));
+    let pages = Router::new()
+        .route("/", get(web::overview))
+        .route("/login", get(web::login))
+        .route("/runs/{id}", get(web::run_page))
+        .route("/static/live.js", get(web::live_js))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            READ_TIMEOUT,
+        ));
     Router::new()
         .merge(reads)
         .merge(writes)
+        .merge(pages)
         // Long-lived by nature: no timeout.
         .route("/api/v1/events", get(sse::events))
+        .route("/web/events", get(web::events))
         .fallback(|| async { Problem::not_found("no such endpoint (see /api/v1/…)") })
         .layer(middleware::from_fn_with_state(app.clone(), guard::check))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))

@@ -5,11 +5,13 @@
 //! database is the truth the events only point at, so nothing is dropped.
 
 use crate::App;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use loom_service::{events_of, Event, Reader};
+use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -111,16 +113,25 @@ impl Follow {
     }
 }
 
+/// `?after=ID`: as `Last-Event-ID`, for a first connection (a page rendered up to a tick);
+/// the header, which a reconnecting `EventSource` sends, wins.
+#[derive(Deserialize)]
+pub struct AfterQuery {
+    after: Option<u64>,
+}
+
 pub async fn events(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
+    q: Result<Query<AfterQuery>, QueryRejection>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     // Subscribe before reading the database, so no tick falls between the two.
     let rx = app.handle.subscribe();
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| q.ok().and_then(|Query(q)| q.after));
     let follow = Follow {
         rx,
         reader: app.handle.reader().clone(),
