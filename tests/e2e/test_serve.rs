@@ -25,6 +25,8 @@ fn demo_project() -> (tempfile::TempDir, PathBuf) {
 struct Server {
     child: Child,
     addr: String,
+    /// What it prints, line by line.
+    lines: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -33,15 +35,25 @@ impl Server {
             .args(["serve", "--addr", "127.0.0.1:0"])
             .current_dir(dir)
             .env("USER", "tester")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let (tx, lines) = mpsc::channel();
         // Owned by the guard at once, so a failed wait still reaps it.
         let mut server = Server {
             child,
             addr: String::new(),
+            lines,
         };
+        let out = server.child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
         let file = dir.join(".loom/serve.json");
         let start = Instant::now();
         loop {
@@ -361,5 +373,154 @@ fn the_cli_forwards_driving_commands_to_a_live_server_and_a_dead_one_blocks_noth
     let o = loom(&dir, &["approve", "accept"]);
     let t = expect_code(&o, 2);
     assert!(!t.contains("sent to the loom server"), "{t}");
+    assert_replays_identically(&dir);
+}
+
+/// The `value` of the first `<input name="NAME" value="…">` in `page`.
+fn input_value(page: &str, name: &str) -> String {
+    let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+    page[at..at + page[at..].find('"').unwrap()].to_owned()
+}
+
+#[test]
+fn the_dashboard_logs_in_once_escapes_what_it_shows_and_decides_with_a_csrf_token() {
+    let (_tmp, dir) = demo_project();
+    let server = Server::start(&dir);
+    let login = loop {
+        let line = server.lines.recv_timeout(WAIT).unwrap();
+        if let Some(at) = line.find("http://") {
+            if line.contains("/login?code=") {
+                break line[at..].trim().to_owned();
+            }
+        }
+    };
+    let title = "<script>alert(1)</script> Fix median()";
+    expect_code(&loom(&dir, &["run", title]), 10);
+
+    let http = reqwest::blocking::Client::builder()
+        .timeout(WAIT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        http.get(server.url("").replace("/api/v1/", "/"))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = http.get(&login).send().unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        http.get(&login).send().unwrap().status(),
+        401,
+        "a login link works once"
+    );
+
+    let base = format!("http://{}", server.addr);
+    let r = http
+        .get(format!("{base}/"))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let page = r.text().unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>alert"),
+        "markup in a title is shown as text: {page}"
+    );
+    assert!(page.contains("gate accept"), "{page}");
+    let csrf = input_value(&page, "csrf");
+    let shown = input_value(&page, "shown_hash");
+    let gate_id = status_json(&dir)["pending_gates"][0]["id"]
+        .as_u64()
+        .unwrap();
+    let action = format!("{base}/gates/{gate_id}/decide");
+    let form = |csrf: &str| format!("csrf={csrf}&shown_hash={shown}&approved=true");
+
+    // Another session's token (or none) is refused; so is a foreign origin.
+    let r = http
+        .post(&action)
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&"0".repeat(64)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(&action)
+        .header("Cookie", &cookie)
+        .header("Origin", "http://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&csrf))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(status_json(&dir)["pending_gates"][0]["status"], "pending");
+
+    let r = http
+        .post(&action)
+        .header("Cookie", &cookie)
+        .header("Origin", &base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&csrf))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().unwrap());
+    let start = Instant::now();
+    while status_json(&dir)["run"]["status"] != "done" {
+        assert!(start.elapsed() < WAIT, "the run never finished");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let gates: Value =
+        serde_json::from_slice(&loom(&dir, &["gates", "--all", "--json"]).stdout).unwrap();
+    let accept = gates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "accept")
+        .unwrap();
+    assert_eq!(
+        (accept["decided_by"].as_str(), accept["transport"].as_str()),
+        (Some("tester"), Some("web")),
+        "{accept}"
+    );
+
+    // The run page: its timeline, escaped, and the live script from a file.
+    let page = http
+        .get(format!("{base}/runs/1"))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("<script src=\"/static/live.js\">") && page.contains("run done"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert"), "{page}");
+    let js = http.get(format!("{base}/static/live.js")).send().unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert!(js.text().unwrap().contains("EventSource"));
+
+    assert_eq!(server.stop(), Some(0));
     assert_replays_identically(&dir);
 }
