@@ -333,6 +333,11 @@ fn a_task_runs_over_http_and_a_decision_needs_the_right_hash_token_and_origin() 
 fn the_cli_forwards_driving_commands_to_a_live_server_and_a_dead_one_blocks_nothing() {
     let (_tmp, dir) = demo_project();
     let server = Server::start(&dir);
+    // One driver: a second server is refused, naming the first.
+    let t = expect_code(&loom(&dir, &["serve", "--addr", "127.0.0.1:0"]), 6);
+    assert!(t.contains("via http"), "{t}");
+    let t = expect_code(&loom(&dir, &["serve", "--addr", "192.0.2.1:7700"]), 2);
+    assert!(t.contains("--public"), "{t}");
     // `loom run` goes to the server (which holds the driver lock) and follows the run.
     let o = loom(&dir, &["run", "Fix median() for lists of even length"]);
     let t = expect_code(&o, 10);

@@ -6,7 +6,7 @@
 //! human by the next driver).
 
 use crate::exit;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use loom_http::{users, Options, ServeFile};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,11 +33,12 @@ pub fn run(args: ServeArgs, root: &Path) -> Result<u8> {
         return Ok(exit::OK);
     }
     if !args.addr.ip().is_loopback() && !args.public {
-        bail!(
+        return Err(loom_engine::EngineError::Usage(format!(
             "{} is not a loopback address: anyone who can reach it could try tokens. Pass \
              --public to listen there anyway, or use 127.0.0.1",
             args.addr
-        );
+        ))
+        .into());
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
