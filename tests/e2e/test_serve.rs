@@ -529,3 +529,23 @@ fn the_dashboard_logs_in_once_escapes_what_it_shows_and_decides_with_a_csrf_toke
     assert_eq!(server.stop(), Some(0));
     assert_replays_identically(&dir);
 }
+
+#[test]
+fn a_forwarded_abandon_and_resume_go_to_the_server() {
+    let (_tmp, dir) = demo_project();
+    let server = Server::start(&dir);
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for lists of even length"]),
+        10,
+    );
+    // Nothing to resume while a human is awaited: the server's refusal, with the CLI's code.
+    let t = expect_code(&loom(&dir, &["resume"]), 2);
+    assert!(t.contains("answered by the server"), "{t}");
+    let t = expect_code(&loom(&dir, &["abandon", "--reason", "not now"]), 0);
+    assert!(t.contains("abandoned (by the loom server"), "{t}");
+    let s = status_json(&dir);
+    assert!(s["task"].is_null(), "{s}");
+    assert_eq!(s["run"]["status"], "abandoned", "{s}");
+    assert_eq!(server.stop(), Some(0));
+    assert_replays_identically(&dir);
+}
