@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context, Result};
 use loom_engine::{reads, DriveReport, ErrorKind};
 use loom_http::ServeFile;
 use loom_kernel::{Decider, GateStatus, RunStatus};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
@@ -150,6 +150,43 @@ pub fn decide(root: &Path, s: &ServeFile, gate: &str, body: Value) -> Result<u8>
     let before = before(root);
     let v = post(s, &format!("gates/{}/decision", encode(gate)), body)?;
     follow(root, s, run_of(&v)?, before)
+}
+
+/// `loom run`, forwarded (the server runs the built-in bundle only).
+pub fn run(
+    root: &Path,
+    s: &ServeFile,
+    title: &str,
+    provider: Option<String>,
+    other_bundle: bool,
+) -> Result<u8> {
+    if other_bundle {
+        return Err(loom_engine::EngineError::Usage(format!(
+            "the loom server at {} drives this project and runs the built-in bundle only; \
+             stop it to run another bundle",
+            s.addr
+        ))
+        .into());
+    }
+    let v = post(s, "tasks", json!({"title": title, "provider": provider}))?;
+    follow(root, s, run_of(&v)?, None)
+}
+
+pub fn resume(root: &Path, s: &ServeFile) -> Result<u8> {
+    let before = before(root);
+    let v = post(s, "resume", json!({}))?;
+    follow(root, s, run_of(&v)?, before)
+}
+
+/// `loom abandon`, forwarded: the server records it at its next tick boundary.
+pub fn abandon(s: &ServeFile, reason: Option<String>, who: String) -> Result<u8> {
+    let v = post(s, "abandon", json!({"reason": reason, "as": who}))?;
+    outln!(
+        "task #{} abandoned (by the loom server at {}); the project is free for a new task",
+        v["task"]["id"],
+        s.addr
+    );
+    Ok(exit::OK)
 }
 
 pub fn run_of(v: &Value) -> Result<u64> {

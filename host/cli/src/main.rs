@@ -378,20 +378,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 None => loom_guests::CODE_BUNDLE.to_vec(),
             };
             if let Some(s) = forward::server(&root) {
-                if bundle.is_some() {
-                    return Err(EngineError::Usage(format!(
-                        "the loom server at {} drives this project and runs the built-in bundle \
-                         only; stop it to run another bundle",
-                        s.addr
-                    ))
-                    .into());
-                }
-                let v = forward::post(
-                    &s,
-                    "tasks",
-                    serde_json::json!({"title": task.join(" "), "provider": provider}),
-                )?;
-                return forward::follow(&root, &s, forward::run_of(&v)?, None);
+                return forward::run(&root, &s, &task.join(" "), provider, bundle.is_some());
             }
             let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;
@@ -435,9 +422,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Resume { wait } => {
             let root = root(&cli.project)?;
             if let Some(s) = forward::server(&root) {
-                let before = forward::before(&root);
-                let v = forward::post(&s, "resume", serde_json::json!({}))?;
-                return forward::follow(&root, &s, forward::run_of(&v)?, before);
+                return forward::resume(&root, &s);
             }
             let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;
@@ -447,17 +432,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Abandon { reason, who: w } => {
             let root = root(&cli.project)?;
             if let Some(s) = forward::server(&root) {
-                let v = forward::post(
-                    &s,
-                    "abandon",
-                    serde_json::json!({"reason": reason, "as": who(w)}),
-                )?;
-                outln!(
-                    "task #{} abandoned (by the loom server at {}); the project is free for a new task",
-                    v["task"]["id"],
-                    s.addr
-                );
-                return Ok(exit::OK);
+                return forward::abandon(&s, reason, who(w));
             }
             let mut e = engine(&root)?;
             let origin = loom_engine::Origin::human(who(w), "cli");
