@@ -50,6 +50,8 @@ pub struct App {
     /// Turns true when the server stops; event streams end then.
     stop: tokio::sync::watch::Receiver<bool>,
     web: web::Web,
+    /// Places for event streams ([`sse::STREAMS_MAX`]).
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// How the server was started.
@@ -90,6 +92,7 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         local_token_sha256: loom_kernel::hash::sha256_hex(opts.local_token.as_bytes()),
         stop: opts.stop.clone(),
         web: web::Web::new(opts.web_user.clone(), &opts.login_code),
+        streams: Arc::new(tokio::sync::Semaphore::new(sse::STREAMS_MAX)),
     });
     let reads = Router::new()
         .route("/api/v1/health", get(api::health))

@@ -4,10 +4,12 @@
 //! A stream that falls behind the bus re-reads the database from its last id: the
 //! database is the truth the events only point at, so nothing is dropped.
 
+use crate::problem::Problem;
 use crate::App;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use loom_service::{events_of, Event, Reader};
@@ -16,6 +18,9 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+/// Event streams open at once, at most: each holds a connection and a bus receiver.
+pub const STREAMS_MAX: usize = 64;
 
 /// Ticks re-read from the database per catch-up step (the stream reads on after sending).
 const CATCH_UP_TICKS_MAX: usize = 1024;
@@ -37,6 +42,8 @@ struct Follow {
     catch_up: bool,
     /// Becomes true when the server stops: an endless stream would keep it waiting.
     stop: tokio::sync::watch::Receiver<bool>,
+    /// This stream's place among [`STREAMS_MAX`], given back when it ends.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 fn sse(e: &Event, id: Option<u64>) -> SseEvent {
@@ -124,7 +131,15 @@ pub async fn events(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     q: Result<Query<AfterQuery>, QueryRejection>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Problem> {
+    let permit = app.streams.clone().try_acquire_owned().map_err(|_| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too-many-streams",
+            "Too many event streams",
+            format!("{STREAMS_MAX} event streams are open already; close one and retry"),
+        )
+    })?;
     // Subscribe before reading the database, so no tick falls between the two.
     let rx = app.handle.subscribe();
     let last = headers
@@ -140,6 +155,7 @@ pub async fn events(
         skipping: false,
         catch_up: last.is_some(),
         stop: app.stop.clone(),
+        _permit: permit,
     };
-    Sse::new(stream::unfold(follow, Follow::next)).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream::unfold(follow, Follow::next)).keep_alive(KeepAlive::default()))
 }
