@@ -12,5 +12,6 @@ mod test_patch;
 mod test_providers;
 mod test_race;
 mod test_replay;
+mod test_serve;
 mod test_torture;
 mod test_verify;

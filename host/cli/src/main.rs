@@ -33,8 +33,10 @@ macro_rules! err {
 
 mod demo;
 mod demo_files;
+mod forward;
 mod render;
 mod replay_cmd;
+mod serve_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -185,6 +187,9 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Serve this project over HTTP (a JSON API and events) until stopped; the CLI sends its
+    /// driving commands there meanwhile
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -225,7 +230,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             errln!("error: {}", render::error(&e));
-            let code = match e.downcast_ref::<EngineError>().map(EngineError::kind) {
+            let code = match kind_of(&e) {
                 Some(ErrorKind::Usage) | Some(ErrorKind::Conflict) => exit::USAGE,
                 Some(ErrorKind::Busy) => exit::BUSY,
                 Some(ErrorKind::Forbidden) => exit::REFUSED,
@@ -237,6 +242,18 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// The engine's error kind behind an error, whichever way it came (directly, through the
+/// service, or answered by a server the command was forwarded to).
+fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return Some(e.kind());
+    }
+    if let Some(e) = e.downcast_ref::<serve_cmd::CliKindError>() {
+        return Some(e.0.kind);
+    }
+    e.downcast_ref::<forward::Remote>().and_then(|r| r.kind)
 }
 
 fn cwd() -> Result<PathBuf> {
@@ -279,7 +296,15 @@ fn decide(
     note: Option<String>,
     a: DecideArgs,
 ) -> Result<u8> {
-    let mut e = engine(&root(cli)?)?;
+    let root = root(cli)?;
+    if let Some(s) = forward::server(&root) {
+        let body = serde_json::json!({
+            "approved": approved, "note": note, "shown_hash": a.shown,
+            "take_over": a.take_over, "as": who(a.who),
+        });
+        return forward::decide(&root, &s, &gate, body);
+    }
+    let mut e = engine(&root)?;
     drive_lock(&mut e, a.wait)?;
     let mut d = loom_engine::Decision::new(
         &gate,
@@ -352,6 +377,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
                     .with_context(|| format!("cannot read bundle {}", p.display()))?,
                 None => loom_guests::CODE_BUNDLE.to_vec(),
             };
+            if let Some(s) = forward::server(&root) {
+                return forward::run(&root, &s, &task.join(" "), provider, bundle.is_some());
+            }
             let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;
             let report = e.start(&task.join(" "), &wasm, provider.as_deref())?;
@@ -392,13 +420,21 @@ fn dispatch(cli: Cli) -> Result<u8> {
             decide: a,
         } => decide(&cli.project, gate, false, Some(reason), a),
         Command::Resume { wait } => {
-            let mut e = engine(&root(&cli.project)?)?;
+            let root = root(&cli.project)?;
+            if let Some(s) = forward::server(&root) {
+                return forward::resume(&root, &s);
+            }
+            let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;
             let report = e.resume()?;
             Ok(finish(&report))
         }
         Command::Abandon { reason, who: w } => {
-            let mut e = engine(&root(&cli.project)?)?;
+            let root = root(&cli.project)?;
+            if let Some(s) = forward::server(&root) {
+                return forward::abandon(&s, reason, who(w));
+            }
+            let mut e = engine(&root)?;
             let origin = loom_engine::Origin::human(who(w), "cli");
             let wait = std::time::Duration::from_secs(3);
             match e.request_abandon(reason.as_deref(), &origin, wait)? {
@@ -447,6 +483,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(code)
         }
         Command::Replay(args) => replay_cmd::run(args, &cli.project),
+        Command::Serve(args) => {
+            let dir = start_dir(&cli.project)?;
+            let root = match project::find_root(&dir) {
+                Ok(r) => r,
+                Err(EngineError::NoProject(_)) => project::init(&dir)?.root,
+                Err(e) => return Err(e.into()),
+            };
+            serve_cmd::run(args, &root)
+        }
         Command::Demo { dir, approve } => demo::run(dir, approve),
         Command::Providers {
             command: ProvidersCommand::Check { json },
