@@ -33,6 +33,7 @@ macro_rules! err {
 
 mod demo;
 mod demo_files;
+mod mcp_cmd;
 mod render;
 mod replay_cmd;
 
@@ -180,6 +181,9 @@ enum Command {
         #[command(subcommand)]
         command: ProvidersCommand,
     },
+    /// Serve this project to an MCP host over stdio (`claude mcp add loom -- loom mcp`):
+    /// tools and resources for an agent, which can never decide a human's gate
+    Mcp,
     /// Work with bundle components
     Bundle {
         #[command(subcommand)]
@@ -448,6 +452,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Replay(args) => replay_cmd::run(args, &cli.project),
         Command::Demo { dir, approve } => demo::run(dir, approve),
+        Command::Mcp => mcp_cmd::run(&root(&cli.project)?),
         Command::Providers {
             command: ProvidersCommand::Check { json },
         } => {
