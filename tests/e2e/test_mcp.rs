@@ -195,3 +195,98 @@ fn the_python_sdk_starts_a_task_follows_it_to_the_human_gate_and_cannot_decide_i
     assert_eq!(status_json(&dir)["run"]["status"], "done");
     assert_replays_identically(&dir);
 }
+
+/// An agent gate a rule refused the engine's own agent: the MCP agent may decide it.
+const AGENT_GATE: &str = r#"
+import asyncio, json, sys
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+async def main():
+    loom, project = sys.argv[1], sys.argv[2]
+    out = {}
+    params = StdioServerParameters(command=loom, args=["mcp", "-C", project])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as s:
+            await s.initialize()
+            def res(r):
+                return {"is_error": r.is_error, "structured": r.structured_content,
+                        "text": "\n".join(c.text for c in r.content if c.type == "text")}
+            out["start"] = res(await s.call_tool("start_task", {"title": "Fix median()", "wait": 120}))
+            gate = out["start"]["structured"]["pending_gates"][0]
+            out["stale"] = res(await s.call_tool("decide_gate", {
+                "gate": gate["name"], "approved": True, "shown_hash": "00000000dead"}))
+            out["decide"] = res(await s.call_tool("decide_gate", {
+                "gate": gate["name"], "approved": False, "note": "empty lists first",
+                "shown_hash": gate["shown_hash"]}))
+            for _ in range(100):
+                st = res(await s.call_tool("status", {}))
+                if st["structured"]["run_status"] != "running":
+                    break
+                await asyncio.sleep(0.1)
+            out["status"] = st
+    print(json.dumps(out))
+
+asyncio.run(main())
+"#;
+
+#[test]
+fn the_python_sdk_decides_a_gate_the_policy_gives_to_an_agent() {
+    let Some(py) = python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the Python MCP SDK"
+        );
+        eprintln!("skipped: no Python with the `mcp` package (target/mcp-venv, see .ci/run)");
+        return;
+    };
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply(
+            "reviewer",
+            r#"{"findings": [{"severity": "blocking", "text": "median([]) raises IndexError", "path": "stats.py"}]}"#,
+        ),
+        reply("reviewer", "APPROVE"),
+    ]
+    .concat();
+    let (_tmp, dir) = project(
+        &config("autonomous", "[bundle]\nmax-fix-rounds = 0"),
+        &replies,
+    );
+    let out = client(&py, AGENT_GATE, &dir);
+    let start = &out["start"]["structured"];
+    assert_eq!(start["status"], "stopped", "{}", out["start"]);
+    assert_eq!(start["pending_gates"][0]["decider"], "agent", "{start}");
+    assert_eq!(out["stale"]["is_error"], true);
+    assert_eq!(
+        out["stale"]["structured"]["error"], "conflict",
+        "{}",
+        out["stale"]
+    );
+    assert_eq!(out["decide"]["is_error"], false, "{}", out["decide"]);
+
+    let gates = loom(&dir, &["gates", "--json", "--all"]);
+    let gates: serde_json::Value = serde_json::from_slice(&gates.stdout).unwrap();
+    let accept = gates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "accept")
+        .unwrap();
+    assert_eq!(accept["status"], "rejected", "{accept}");
+    assert_eq!(accept["transport"], "mcp", "{accept}");
+    let log: serde_json::Value =
+        serde_json::from_slice(&loom(&dir, &["log", "--json"]).stdout).unwrap();
+    let decision = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tick"]["kind"] == "decision" && t["tick"]["step"] == "accept")
+        .unwrap();
+    assert_eq!(
+        decision["tick"]["decider"], "agent",
+        "recorded as an agent's decision"
+    );
+    assert_replays_identically(&dir);
+}
