@@ -32,6 +32,11 @@ impl ClientHandler for Client {
 
 /// A testkit project whose `finish` gate goes to `decider`.
 fn project(decider: &str) -> tempfile::TempDir {
+    slow_project(decider, 0)
+}
+
+/// The same, with a worker that takes `delay_ms` to answer.
+fn slow_project(decider: &str, delay_ms: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     project::init(dir.path()).unwrap();
     std::fs::write(
@@ -43,7 +48,7 @@ fn project(decider: &str) -> tempfile::TempDir {
     .unwrap();
     std::fs::write(
         dir.path().join("replies.toml"),
-        "[[reply]]\nrole = \"worker\"\ntext = \"all done\"\n",
+        format!("[[reply]]\nrole = \"worker\"\ntext = \"all done\"\ndelay_ms = {delay_ms}\n"),
     )
     .unwrap();
     dir
@@ -265,5 +270,51 @@ async fn with_another_driver_commands_say_busy_and_reads_work_and_bad_arguments_
     let outside = call(&c, "replay", json!({"invariants_path": "../../etc/passwd"})).await;
     assert_eq!(outside.is_error, Some(true));
     c.cancel().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_wait_ends_at_once_and_the_run_drives_on() {
+    use std::time::{Duration, Instant};
+    let dir = slow_project("human", 1500);
+    let server = LoomMcp::new(dir.path(), loom_guests::TESTKIT.to_vec()).await;
+    let engine = server.engine().await.unwrap();
+    let events = engine.subscribe();
+    let origin = loom_engine::Origin::agent("t", "mcp");
+    let run = engine
+        .start("work", loom_guests::TESTKIT.to_vec(), None, origin)
+        .await
+        .unwrap();
+    let ct = tokio_util::sync::CancellationToken::new();
+    let cancel = ct.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.cancel();
+    });
+    let started = Instant::now();
+    let wait = Duration::from_secs(60);
+    let none = wait::Progress { to: None };
+    let out = wait::follow(&server.reader(), run, events, wait, &none, &ct)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!out.at_rest, "{out:?}");
+    // Cancelling the wait never cancels the run: it reaches its gate.
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = wait::snapshot(&server.reader(), run, 0)
+            .await
+            .unwrap()
+            .status;
+        if status != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "waiting");
     server.shutdown().await;
 }

@@ -28,8 +28,7 @@ fn origin(ctx: &RequestContext<RoleServer>) -> Origin {
 
 fn progress(ctx: &RequestContext<RoleServer>) -> Progress {
     Progress {
-        peer: ctx.peer.clone(),
-        token: ctx.meta.get_progress_token(),
+        to: ctx.meta.get_progress_token().map(|t| (ctx.peer.clone(), t)),
     }
 }
 

@@ -13,10 +13,9 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-/// Whom to tell about progress, if anyone.
+/// Whom to tell about progress: the client, when its request carried a progress token.
 pub struct Progress {
-    pub peer: Peer<RoleServer>,
-    pub token: Option<ProgressToken>,
+    pub to: Option<(Peer<RoleServer>, ProgressToken)>,
 }
 
 /// The wait a tool call asked for, bounded.
@@ -89,10 +88,9 @@ pub async fn follow(
                 ..
             }) if r == run => {
                 seen += 1;
-                if let Some(token) = &progress.token {
+                if let Some((peer, token)) = &progress.to {
                     // A client that went away is not this run's problem: it drives on.
-                    let _ = progress
-                        .peer
+                    let _ = peer
                         .notify_progress(
                             ProgressNotificationParam::new(token.clone(), seq as f64)
                                 .with_message(summary),
