@@ -187,6 +187,8 @@ pub struct LedgerOut {
 pub struct DoneOut {
     pub run: u64,
     pub task: u64,
+    /// `abandoned`, or `abandon-requested` while an effect in flight finishes (it is then
+    /// recorded at the run's next tick boundary).
     pub status: String,
 }
 

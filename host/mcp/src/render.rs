@@ -1,6 +1,8 @@
 //! Engine records as the briefs the tools return, and the short texts a model reads first.
 
-use crate::args::{GateBrief, LedgerRef, RunOut, StatusOut, TickBrief};
+use crate::args::{
+    ChainOut, DoneOut, GateBrief, LedgerRef, ReplayOut, RunOut, StatusOut, TickBrief,
+};
 use loom_engine::reads::{LogEntry, Status};
 use loom_kernel::{Decider, Gate, GateStatus};
 
@@ -136,4 +138,52 @@ pub fn run_line(r: &RunOut) -> String {
         ));
     }
     lines.join("\n")
+}
+
+pub fn abandoned(out: &DoneOut) -> String {
+    if out.status == "abandon-requested" {
+        format!(
+            "abandon of run #{} requested: it is recorded when the current step ends (its \
+             result is kept in the ledger); status shows when it has",
+            out.run
+        )
+    } else {
+        format!(
+            "task #{} abandoned (run #{}); the project is free for a new task",
+            out.task, out.run
+        )
+    }
+}
+
+pub fn verify(runs: &[ChainOut]) -> String {
+    runs.iter()
+        .map(|r| match &r.broken {
+            None => format!("run #{}: {} ticks, chain intact", r.run, r.ticks),
+            Some(b) => format!("run #{}: BROKEN at {b}", r.run),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn replay(out: &ReplayOut) -> String {
+    out.runs
+        .iter()
+        .map(|r| {
+            let mut l = format!(
+                "run #{}: {}, {} of {} ticks replayed",
+                r.run,
+                if r.identical { "identical" } else { "DIFFERS" },
+                r.replayed_ticks,
+                r.recorded_ticks
+            );
+            if let Some(d) = &r.divergence {
+                l.push_str(&format!("; {d}"));
+            }
+            for f in &r.firings {
+                l.push_str(&format!("\n  {f}"));
+            }
+            l
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -241,6 +241,12 @@ async fn an_agent_cannot_decide_a_humans_gate_and_nothing_is_recorded() {
         .read_resource(rmcp::model::ReadResourceRequestParams::new("loom://runs/9"))
         .await;
     assert!(missing.is_err());
+
+    let r = call(&c, "abandon", json!({"reason": "not today"})).await;
+    assert_eq!(structured(&r)["status"], "abandoned", "{}", structured(&r));
+    let s = structured(&call(&c, "status", json!({})).await);
+    assert!(s["task"].is_null(), "{s}");
+    assert_eq!(s["run_status"], "abandoned");
     c.cancel().await.unwrap();
     server.shutdown().await;
 }

@@ -16,6 +16,9 @@ use rmcp::{tool, tool_router, ErrorData};
 
 type ToolResult = Result<CallToolResult, ErrorData>;
 
+/// How long `abandon` waits for the engine to record it before answering that it is asked.
+const ABANDON_ANSWER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Who is asking: an agent, named by its MCP client (`claude-code`, …).
 fn origin(ctx: &RequestContext<RoleServer>) -> Origin {
     let who = ctx
@@ -300,24 +303,29 @@ impl LoomMcp {
         let origin = origin(&ctx);
         let r = async {
             let engine = self.engine().await?;
-            engine.abandon(a.reason, origin).await
+            // An effect in flight finishes first (its result is kept); the request is left
+            // where the drive loop looks at each tick boundary, so the tool need not wait.
+            let asked = engine.abandon(a.reason, origin);
+            match tokio::time::timeout(ABANDON_ANSWER, asked).await {
+                Ok(report) => report.map(|r| DoneOut {
+                    run: r.run.id,
+                    task: r.task.id,
+                    status: r.run.status.to_string(),
+                }),
+                Err(_) => {
+                    let reader = self.reader();
+                    let s = blocking(move || reader.status()).await?;
+                    Ok(DoneOut {
+                        run: s.run.map_or(0, |r| r.id),
+                        task: s.task.map_or(0, |t| t.id),
+                        status: "abandon-requested".into(),
+                    })
+                }
+            }
         }
         .await;
         Ok(match r {
-            Ok(report) => {
-                let out = DoneOut {
-                    run: report.run.id,
-                    task: report.task.id,
-                    status: report.run.status.to_string(),
-                };
-                tool_ok(
-                    format!(
-                        "task #{} abandoned (run #{}); the project is free for a new task",
-                        out.task, out.run
-                    ),
-                    &out,
-                )
-            }
+            Ok(out) => tool_ok(render::abandoned(&out), &out),
             Err(e) => tool_error(&e),
         })
     }
@@ -343,14 +351,7 @@ impl LoomMcp {
                             .map(|b| format!("tick {}: {}", b.seq, b.problem)),
                     })
                     .collect();
-                let text = runs
-                    .iter()
-                    .map(|r| match &r.broken {
-                        None => format!("run #{}: {} ticks, chain intact", r.run, r.ticks),
-                        Some(b) => format!("run #{}: BROKEN at {b}", r.run),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let text = render::verify(&runs);
                 let out = VerifyOut {
                     all_intact: runs.iter().all(|r| r.intact),
                     runs,
@@ -373,27 +374,7 @@ impl LoomMcp {
             match blocking(move || crate::resources::replay(&root, a.run, a.invariants_path)).await
             {
                 Ok(out) => {
-                    let text = out
-                        .runs
-                        .iter()
-                        .map(|r| {
-                            let mut l = format!(
-                                "run #{}: {}, {} of {} ticks replayed",
-                                r.run,
-                                if r.identical { "identical" } else { "DIFFERS" },
-                                r.replayed_ticks,
-                                r.recorded_ticks
-                            );
-                            if let Some(d) = &r.divergence {
-                                l.push_str(&format!("; {d}"));
-                            }
-                            for f in &r.firings {
-                                l.push_str(&format!("\n  {f}"));
-                            }
-                            l
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n");
+                    let text = render::replay(&out);
                     tool_ok(text, &out)
                 }
                 Err(e) => tool_error(&e),
