@@ -34,6 +34,7 @@ macro_rules! err {
 mod demo;
 mod demo_files;
 mod forward;
+mod mcp_cmd;
 mod render;
 mod replay_cmd;
 mod serve_cmd;
@@ -182,6 +183,9 @@ enum Command {
         #[command(subcommand)]
         command: ProvidersCommand,
     },
+    /// Serve this project to an MCP host over stdio (`claude mcp add loom -- loom mcp`):
+    /// tools and resources for an agent, which can never decide a human's gate
+    Mcp,
     /// Work with bundle components
     Bundle {
         #[command(subcommand)]
@@ -493,6 +497,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             serve_cmd::run(args, &root)
         }
         Command::Demo { dir, approve } => demo::run(dir, approve),
+        Command::Mcp => mcp_cmd::run(&root(&cli.project)?),
         Command::Providers {
             command: ProvidersCommand::Check { json },
         } => {

@@ -57,11 +57,27 @@ fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
             // A human's decision, taken or refused by a rule (a refused one is kept inside
             // its violation tick).
             TickKind::Decision | TickKind::Violation if decider.as_deref() == Some("human") => {
-                let Some((gate, approved, by, transport, note)) = human_decision(&writes) else {
+                let Some((gate, approved, by, transport, note)) = decision_of(&writes) else {
                     return Ok(());
                 };
                 engine.set_transport(&transport);
                 let decided = engine.decide(&gate.to_string(), approved, note.as_deref(), &by);
+                if kind == TickKind::Decision {
+                    decided?;
+                }
+            }
+            // An agent's decision from outside the run (an MCP caller on a gate the run's own
+            // agents left pending): the run was at rest, so driving it would not make it.
+            TickKind::Decision | TickKind::Violation
+                if decider.as_deref() == Some("agent") && run.status != RunStatus::Running =>
+            {
+                let Some((gate, approved, by, transport, note)) = decision_of(&writes) else {
+                    return Ok(());
+                };
+                engine.set_transport(&transport);
+                let origin = crate::Origin::agent(by, transport);
+                let d = crate::Decision::new(&gate.to_string(), approved, note.as_deref(), origin);
+                let decided = engine.decide_as(&d);
                 if kind == TickKind::Decision {
                     decided?;
                 }
@@ -97,7 +113,7 @@ fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
 }
 
 /// The gate decision a tick's writes hold, directly or among the changes a rule refused.
-fn human_decision(writes: &[Write]) -> Option<(u64, bool, String, String, Option<String>)> {
+fn decision_of(writes: &[Write]) -> Option<(u64, bool, String, String, Option<String>)> {
     writes.iter().find_map(|w| match w {
         Write::GateDecide {
             id,
@@ -107,7 +123,7 @@ fn human_decision(writes: &[Write]) -> Option<(u64, bool, String, String, Option
             note,
             ..
         } => Some((*id, *approved, by.clone(), transport.clone(), note.clone())),
-        Write::Refused { changes } => human_decision(changes),
+        Write::Refused { changes } => decision_of(changes),
         _ => None,
     })
 }

@@ -13,8 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// Results up to this many bytes stay in their ledger row; larger ones are stored as a blob.
 /// 4 KiB is one SQLite page: a typical short reply or command tail (and the benchmark's
-/// 200-byte result) stays in the row and costs no second b-tree write, while a diff or a long
-/// reply goes to `blobs` once, however often it is recorded.
+/// 200-byte result) stays in the row and costs no second b-tree write, while a long reply or
+/// change set goes to `blobs` once, however often it is recorded.
 pub const RESULT_INLINE_BYTES_MAX: usize = 4 << 10;
 
 /// Stores `data` (whose SHA-256 is `hash`) as a blob if it is too large to keep inline, and

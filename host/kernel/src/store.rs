@@ -69,6 +69,8 @@ fn tune(conn: &Connection) -> Result<()> {
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT_MS: u64 = 5000;
+/// The pause between tries to switch a new file to WAL while another process holds it.
+const WAL_RETRY_MS: u64 = 10;
 
 pub struct Store {
     pub(crate) conn: Rc<Connection>,
@@ -87,14 +89,15 @@ impl Store {
         // Switching a new file to WAL takes an exclusive lock that SQLite does not wait for
         // through the busy handler: two processes creating a project at once retry here
         // instead of failing with "database is locked".
-        let start = std::time::Instant::now();
+        // Counted tries rather than a clock: the kernel reads no clock but the tick token's.
+        let mut tries = BUSY_TIMEOUT_MS / WAL_RETRY_MS;
         loop {
             match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
                 Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::DatabaseBusy
-                        && start.elapsed().as_millis() < u128::from(BUSY_TIMEOUT_MS) =>
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tries > 0 =>
                 {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    tries -= 1;
+                    std::thread::sleep(std::time::Duration::from_millis(WAL_RETRY_MS));
                 }
                 other => break other?,
             }

@@ -34,6 +34,11 @@ impl Reader {
         Ok(s)
     }
 
+    /// Every run of the project, oldest first.
+    pub fn runs(&self) -> Result<Vec<loom_kernel::Run>> {
+        Ok(self.store()?.runs().map_err(EngineError::from)?)
+    }
+
     pub fn gates(&self, all: bool) -> Result<Vec<Gate>> {
         Ok(reads::gates(&self.store()?, all)?)
     }
@@ -48,6 +53,14 @@ impl Reader {
 
     pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.store()?.blob(hash).map_err(EngineError::from)?)
+    }
+
+    /// The stored result of one ledger attempt (what `result_hash` names), wherever it lives.
+    pub fn result(&self, run: u64, key: &str, attempt: u32) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .store()?
+            .result(run, key, attempt)
+            .map_err(EngineError::from)?)
     }
 
     pub fn verify(&self, run: Option<u64>) -> Result<Vec<reads::ChainReport>> {
