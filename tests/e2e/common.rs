@@ -188,3 +188,24 @@ pub fn kill_during(dir: &Path, args: &[&str], step: &str) {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }
+
+/// xorshift64*: a fixed, seedable sequence for the torture tests (no crate needed, the same
+/// on every machine).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// A number from the environment, or `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
