@@ -91,15 +91,12 @@ fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
                 engine.resume()?;
             }
             TickKind::Abandon => {
-                let via = summary
-                    .strip_prefix("abandoned via ")
-                    .and_then(|s| s.split(": ").next())
-                    .unwrap_or("cli");
-                let reason = writes.into_iter().find_map(|w| match w {
-                    Write::RunStatus { reason, .. } => reason,
-                    _ => None,
-                });
-                engine.set_transport(via);
+                let (via, reason) = engine
+                    .recording
+                    .as_ref()
+                    .and_then(|r| r.abandon_at(run.last_seq + 1))
+                    .unwrap_or_else(|| ("cli".into(), None));
+                engine.set_transport(&via);
                 engine.abandon(reason.as_deref())?;
             }
             _ if run.status == RunStatus::Running => engine.drive(id)?,
