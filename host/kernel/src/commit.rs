@@ -4,8 +4,8 @@
 use crate::error::{KernelError, Result};
 use crate::hash::Sha256;
 use crate::model::*;
-use crate::query;
 use crate::tick::{Rules, Tick, TickMeta};
+use crate::{query, texts};
 use rusqlite::params;
 
 impl Tick<'_> {
@@ -85,8 +85,8 @@ impl Tick<'_> {
                 self.token.unix_ms as i64,
                 step,
                 v.rule,
-                v.message,
-                rows
+                texts::place(&self.store.conn, &v.message)?,
+                texts::place(&self.store.conn, &rows)?
             ])?;
         self.log(Write::Violation {
             rule: v.rule.clone(),
@@ -130,8 +130,11 @@ impl Tick<'_> {
                 row.kind.as_str(),
                 row.step,
                 row.decider,
-                row.summary,
-                row.changes,
+                texts::place(&self.store.conn, &row.summary)?,
+                texts::place(
+                    &self.store.conn,
+                    &texts::compact_json(&self.store.conn, &row.changes)?
+                )?,
                 row.prev_hash,
                 row.hash,
                 query::tick_id(row.run_id, row.seq)

@@ -3,6 +3,7 @@
 
 use crate::error::{KernelError, Result};
 use crate::model::*;
+use crate::texts::{self, text_col};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// Runs a parameterless statement (BEGIN, COMMIT, a PRAGMA) from the statement cache:
@@ -117,9 +118,12 @@ pub(crate) fn runs_of_task(conn: &Connection, task: u64) -> Result<Vec<Run>> {
 }
 
 pub(crate) fn facts(conn: &Connection, run: u64, kind: &str) -> Result<Vec<Fact>> {
-    let mut st = conn.prepare_cached(
-        "SELECT kind, key, value, tick FROM facts WHERE run_id = ?1 AND kind = ?2 ORDER BY key",
-    )?;
+    let mut st = conn.prepare_cached(concat!(
+        "SELECT kind, key, ",
+        text_col!("facts", "value"),
+        ", tick FROM facts \
+         WHERE run_id = ?1 AND kind = ?2 ORDER BY key"
+    ))?;
     let rows = st
         .query_map(params![run as i64, kind], |r| {
             Ok(Fact {
@@ -134,9 +138,12 @@ pub(crate) fn facts(conn: &Connection, run: u64, kind: &str) -> Result<Vec<Fact>
 }
 
 pub(crate) fn all_facts(conn: &Connection, run: u64) -> Result<Vec<Fact>> {
-    let mut st = conn.prepare_cached(
-        "SELECT kind, key, value, tick FROM facts WHERE run_id = ?1 ORDER BY kind, key",
-    )?;
+    let mut st = conn.prepare_cached(concat!(
+        "SELECT kind, key, ",
+        text_col!("facts", "value"),
+        ", tick FROM facts \
+         WHERE run_id = ?1 ORDER BY kind, key"
+    ))?;
     let rows = st
         .query_map(params![run as i64], |r| {
             Ok(Fact {
@@ -160,9 +167,12 @@ pub(crate) fn fact_count(conn: &Connection, run: u64) -> Result<u64> {
 }
 
 pub(crate) fn fact(conn: &Connection, run: u64, kind: &str, key: &str) -> Result<Option<Fact>> {
-    let mut st = conn.prepare_cached(
-        "SELECT value, tick FROM facts WHERE run_id = ?1 AND kind = ?2 AND key = ?3",
-    )?;
+    let mut st = conn.prepare_cached(concat!(
+        "SELECT ",
+        text_col!("facts", "value"),
+        ", tick FROM facts \
+         WHERE run_id = ?1 AND kind = ?2 AND key = ?3"
+    ))?;
     Ok(st
         .query_row(params![run as i64, kind, key], |r| {
             Ok(Fact {
@@ -175,8 +185,12 @@ pub(crate) fn fact(conn: &Connection, run: u64, kind: &str, key: &str) -> Result
         .optional()?)
 }
 
-const GATE_COLS: &str = "id, run_id, name, status, decider, risk, summary, shown_hash, \
-                         opened_tick, decided_tick, decided_by, transport, note";
+const GATE_COLS: &str = concat!(
+    "id, run_id, name, status, decider, risk, ",
+    text_col!("gates", "summary"),
+    ", shown_hash, opened_tick, decided_tick, decided_by, transport, ",
+    text_col!("gates", "note")
+);
 
 type RawGate = (Gate, String, String, String);
 
@@ -220,8 +234,13 @@ pub(crate) fn gates(conn: &Connection, run: u64) -> Result<Vec<Gate>> {
     rows.into_iter().map(finish_gate).collect()
 }
 
-const LEDGER_COLS: &str = "key, attempt, run_id, seq, step, kind, retry_safe, status, \
-                           request_hash, result_hash, summary, meta, intent_ms, result_ms";
+const LEDGER_COLS: &str = concat!(
+    "key, attempt, run_id, seq, step, kind, retry_safe, status, request_hash, result_hash, ",
+    text_col!("ledger", "summary"),
+    ", ",
+    text_col!("ledger", "meta"),
+    ", intent_ms, result_ms"
+);
 
 fn ledger_row(r: &Row<'_>) -> rusqlite::Result<(LedgerRow, String)> {
     Ok((
@@ -279,8 +298,13 @@ pub(crate) fn tick_id(run: u64, seq: u64) -> i64 {
     ((run << 32) | seq) as i64
 }
 
-const TICK_COLS: &str =
-    "run_id, seq, unix_ms, kind, step, decider, summary, changes, prev_hash, hash";
+const TICK_COLS: &str = concat!(
+    "run_id, seq, unix_ms, kind, step, decider, ",
+    text_col!("ticks", "summary"),
+    ", ",
+    text_col!("ticks", "changes"),
+    ", prev_hash, hash"
+);
 
 fn tick_row(r: &Row<'_>) -> rusqlite::Result<(TickRow, String)> {
     Ok((
@@ -308,11 +332,14 @@ pub(crate) fn ticks(conn: &Connection, run: u64) -> Result<Vec<TickRow>> {
         .query_map([run as i64], tick_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
-        .map(|(mut t, kind)| {
-            t.kind = parse("tick kind", kind, TickKind::parse)?;
-            Ok(t)
-        })
+        .map(|(t, kind)| finish_tick(conn, t, kind))
         .collect()
+}
+
+fn finish_tick(conn: &Connection, mut t: TickRow, kind: String) -> Result<TickRow> {
+    t.kind = parse("tick kind", kind, TickKind::parse)?;
+    t.changes = texts::expand_json(conn, std::mem::take(&mut t.changes))?;
+    Ok(t)
 }
 
 /// Ticks of every run committed after tick id `after` (run·2³² + seq), oldest first.
@@ -324,10 +351,7 @@ pub(crate) fn ticks_after(conn: &Connection, after: i64, limit: u32) -> Result<V
         .query_map(params![after, limit], tick_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
-        .map(|(mut t, kind)| {
-            t.kind = parse("tick kind", kind, TickKind::parse)?;
-            Ok(t)
-        })
+        .map(|(t, kind)| finish_tick(conn, t, kind))
         .collect()
 }
 
@@ -341,10 +365,13 @@ pub(crate) fn last_hash(conn: &Connection, run: u64) -> Result<Option<(u64, Stri
 }
 
 pub(crate) fn violations(conn: &Connection, run: u64) -> Result<Vec<ViolationRow>> {
-    let mut st = conn.prepare_cached(
-        "SELECT run_id, seq, unix_ms, step, rule, message, rows FROM violations \
-         WHERE run_id = ?1 ORDER BY id",
-    )?;
+    let mut st = conn.prepare_cached(concat!(
+        "SELECT run_id, seq, unix_ms, step, rule, ",
+        text_col!("violations", "message"),
+        ", ",
+        text_col!("violations", "rows"),
+        " FROM violations WHERE run_id = ?1 ORDER BY id"
+    ))?;
     let raw = st
         .query_map([run as i64], |r| {
             Ok((

@@ -4,6 +4,11 @@
 //! Migration 1's note on the ledger holds for small results only: a result larger than
 //! [`crate::RESULT_INLINE_BYTES_MAX`] is kept in `blobs` under its `result_hash`, with the
 //! row's `result` left NULL (see `results.rs`). That needs no new column, so no migration.
+//! Likewise a text longer than [`crate::TEXT_INLINE_BYTES_MAX`] (a fact's value, a gate's text,
+//! a tick's summary or change list, a ledger row's summary or metadata, a violation's message
+//! or rows, a decision's note) is kept in `blobs`, its column holding a reference (see
+//! `texts.rs`). Migration 2 changes no table: it only tells an older loom, which would read such
+//! a reference as a type error, that this database is newer than it.
 
 use crate::error::KernelError;
 use rusqlite::Connection;
@@ -121,6 +126,8 @@ CREATE TABLE blobs (
     data  BLOB NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 2: long texts may be references to blobs (see above); no table changes.
+    "SELECT 1;",
 ];
 
 /// Brings the database up to the newest schema, each migration in its own transaction.

@@ -4,7 +4,7 @@ use crate::error::{KernelError, Result};
 use crate::model::*;
 use crate::tick::Tick;
 use crate::view::View;
-use crate::{query, read_only, schema};
+use crate::{query, read_only, schema, texts};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection};
 use std::path::Path;
@@ -363,6 +363,10 @@ impl Store {
         summary: &str,
         meta: &str,
     ) -> Result<()> {
+        let (summary, meta) = (
+            texts::place(&self.conn, summary)?,
+            texts::place(&self.conn, meta)?,
+        );
         self.conn
             .prepare_cached(
                 "UPDATE ledger SET status = 'failed', summary = ?3, meta = ?4, result_ms = ?5 \

@@ -6,7 +6,7 @@ use crate::hash::sha256_hex;
 use crate::model::*;
 use crate::store::Store;
 use crate::view::View;
-use crate::{query, results};
+use crate::{query, results, texts};
 use rusqlite::params;
 
 /// The commit-time rules of a run (a bundle's invariants, or a swapped-in set on replay).
@@ -129,6 +129,7 @@ impl<'s> Tick<'s> {
     }
 
     pub fn put_fact(&mut self, kind: &str, key: &str, value: &str) -> Result<()> {
+        let stored = texts::place(&self.store.conn, value)?;
         self.store
             .conn
             .prepare_cached(
@@ -139,7 +140,7 @@ impl<'s> Tick<'s> {
                 self.run_id(),
                 kind,
                 key,
-                value,
+                stored,
                 self.token.seq as i64
             ])?;
         self.log(Write::PutFact {
@@ -238,6 +239,10 @@ impl<'s> Tick<'s> {
     ) -> Result<Option<String>> {
         let hash = data.map(sha256_hex);
         let inline = results::place(&self.store.conn, data, hash.as_deref())?;
+        let (stored_summary, stored_meta) = (
+            texts::place(&self.store.conn, summary)?,
+            texts::place(&self.store.conn, meta)?,
+        );
         let n = self
             .store
             .conn
@@ -250,8 +255,8 @@ impl<'s> Tick<'s> {
                 attempt,
                 status.as_str(),
                 hash,
-                summary,
-                meta,
+                stored_summary,
+                stored_meta,
                 self.token.unix_ms as i64,
                 self.run_id(),
                 inline
@@ -282,6 +287,10 @@ impl<'s> Tick<'s> {
         summary: &str,
         meta: &str,
     ) -> Result<()> {
+        let (stored_summary, stored_meta) = (
+            texts::place(&self.store.conn, summary)?,
+            texts::place(&self.store.conn, meta)?,
+        );
         self.store
             .conn
             .prepare_cached(
@@ -296,8 +305,8 @@ impl<'s> Tick<'s> {
                 step,
                 kind,
                 status.as_str(),
-                summary,
-                meta,
+                stored_summary,
+                stored_meta,
                 self.token.unix_ms as i64
             ])?;
         self.log(Write::Call {
@@ -333,6 +342,7 @@ impl<'s> Tick<'s> {
     ) -> Result<u64> {
         let id = self.token.seq;
         let shown_hash = sha256_hex(summary.as_bytes());
+        let stored = texts::place(&self.store.conn, summary)?;
         self.store
             .conn
             .prepare_cached(
@@ -345,7 +355,7 @@ impl<'s> Tick<'s> {
                 name,
                 decider.as_str(),
                 risk.as_str(),
-                summary,
+                stored,
                 shown_hash
             ])?;
         self.log(Write::GateOpen {
@@ -389,6 +399,7 @@ impl<'s> Tick<'s> {
         } else {
             GateStatus::Rejected
         };
+        let stored_note = texts::place_opt(&self.store.conn, note)?;
         self.store
             .conn
             .prepare_cached(
@@ -402,7 +413,7 @@ impl<'s> Tick<'s> {
                 self.token.seq as i64,
                 by,
                 transport,
-                note
+                stored_note
             ])?;
         self.log(Write::GateDecide {
             id,
