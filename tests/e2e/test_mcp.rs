@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The Python that has the `mcp` package: `LOOM_TEST_MCP_PYTHON`, or the venv `.ci/run` makes.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("LOOM_TEST_MCP_PYTHON") {
         return Some(PathBuf::from(p));
     }

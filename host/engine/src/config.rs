@@ -58,6 +58,26 @@ pub struct Price {
     pub output: f64,
 }
 
+/// What the MCP server does when an agent asks it to decide a gate the policy gives to a
+/// human.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HumanGates {
+    /// Refuse, naming where a person can decide it.
+    #[default]
+    Refuse,
+    /// Ask the person at the MCP client through its elicitation form (when the client
+    /// declares it), and record their answer as a human decision.
+    Elicit,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    #[serde(default)]
+    pub human_gates: HumanGates,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -83,6 +103,7 @@ pub struct Config {
     pub budget: BudgetConfig,
     /// Prices by model name (as the provider reports it).
     pub prices: BTreeMap<String, Price>,
+    pub mcp: McpConfig,
 }
 
 impl Default for Config {
@@ -102,6 +123,7 @@ impl Default for Config {
             bundle: toml::Table::new(),
             budget: BudgetConfig::default(),
             prices: BTreeMap::new(),
+            mcp: McpConfig::default(),
         }
     }
 }
@@ -269,6 +291,12 @@ pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the v
 # [prices."claude-sonnet-4-5"]
 # input = 3.0
 # output = 15.0
+
+# An agent in an MCP host may never decide a gate the policy gives to a human. With "elicit",
+# loom asks the person at the MCP client instead, through the client's own form (only clients
+# that declare elicitation), and records their answer as theirs.
+# [mcp]
+# human_gates = "refuse"   # refuse | elicit
 
 # Settings handed to the bundle, frozen into each run when it starts.
 # [bundle]

@@ -1,7 +1,7 @@
 //! What every request passes before a handler sees it: the `Host` header must name this
 //! server (a page on another site that rebinds its DNS name to 127.0.0.1 sends its own
 //! name), a state-changing request from a browser must come from this server's own origin
-//! (CSRF), and everything but `/api/v1/health` needs a bearer token.
+//! (CSRF), and everything under `/api/` but `/api/v1/health`, and `/mcp`, needs a bearer token.
 
 use crate::problem::Problem;
 use crate::users::Users;
@@ -51,7 +51,8 @@ pub(crate) async fn check(
     }
     // The dashboard's pages check their session cookie themselves.
     let path = req.uri().path();
-    if path == "/api/v1/health" || !path.starts_with("/api/") {
+    let needs_token = path.starts_with("/api/") || path == "/mcp" || path.starts_with("/mcp/");
+    if path == "/api/v1/health" || !needs_token {
         return Ok(next.run(req).await);
     }
     let token = req

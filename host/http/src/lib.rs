@@ -122,10 +122,14 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             READ_TIMEOUT,
         ));
+    // MCP over Streamable HTTP on the same engine, behind the same guard as the API.
+    let mcp = loom_mcp::LoomMcp::with_engine(app.handle.clone(), loom_guests::CODE_BUNDLE.to_vec())
+        .http_service(mcp_stop(opts.stop.clone()));
     Router::new()
         .merge(reads)
         .merge(writes)
         .merge(pages)
+        .nest_service("/mcp", mcp)
         // Long-lived by nature: no timeout.
         .route("/api/v1/events", get(sse::events))
         .route("/web/events", get(web::events))
@@ -133,6 +137,25 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), guard::check))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
+}
+
+/// A token that is cancelled when `stop` turns true, which ends MCP sessions' open streams
+/// as [`Options::stop`] ends the event streams (a graceful shutdown would wait for them).
+fn mcp_stop(mut stop: tokio::sync::watch::Receiver<bool>) -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    // Outside a runtime (a router built only to be inspected) nothing is served to stop.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            while !*stop.borrow_and_update() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+            cancel.cancel();
+        });
+    }
+    token
 }
 
 /// Reads the whole body within [`BODY_TIMEOUT`] (and [`BODY_BYTES_MAX`]) before the

@@ -9,6 +9,7 @@
 //! process drives the project, every driving tool says so (`busy`) and reads go on working.
 
 mod args;
+mod elicit;
 mod paths;
 mod render;
 mod resources;
@@ -21,9 +22,12 @@ use loom_engine::ErrorKind;
 use loom_service::{EngineHandle, Reader, Service, ServiceError};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 /// Why the server could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,9 @@ struct Inner {
     /// than at launch, so a server started while another process drives becomes a driver as
     /// soon as that process lets go.
     service: Mutex<Option<Service>>,
+    /// The engine of the process this server is part of (`loom serve`), when it has one:
+    /// then every command goes there and this server never takes the lock itself.
+    shared: Option<EngineHandle>,
 }
 
 impl LoomMcp {
@@ -63,6 +70,7 @@ impl LoomMcp {
                 reader: Reader::new(root),
                 default_bundle: Arc::new(default_bundle),
                 service: Mutex::new(None),
+                shared: None,
             }),
             tool_router: Self::tool_router(),
         };
@@ -72,8 +80,50 @@ impl LoomMcp {
         server
     }
 
+    /// A server for the project `handle` drives, sharing that engine: the MCP endpoint of a
+    /// `loom serve`, beside its HTTP API and dashboard.
+    pub fn with_engine(handle: EngineHandle, default_bundle: Vec<u8>) -> LoomMcp {
+        let reader = handle.reader().clone();
+        LoomMcp {
+            inner: Arc::new(Inner {
+                root: reader.root().to_path_buf(),
+                reader,
+                default_bundle: Arc::new(default_bundle),
+                service: Mutex::new(None),
+                shared: Some(handle),
+            }),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// This server as a Streamable HTTP endpoint (both protocol eras: sessions for the
+    /// 2025-11-25 handshake, stateless requests for 2026-07-28), to mount at `/mcp`. Each
+    /// session gets a clone sharing one engine. `Host`, `Origin` and tokens are the mounting
+    /// server's to check (loom serve's guard runs first), so rmcp's own host list is off.
+    pub fn http_service(
+        &self,
+        stop: CancellationToken,
+    ) -> StreamableHttpService<LoomMcp, LocalSessionManager> {
+        let server = self.clone();
+        StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(LocalSessionManager::default()),
+            StreamableHttpServerConfig::default()
+                .disable_allowed_hosts()
+                .with_cancellation_token(stop),
+        )
+    }
+
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// Whether the project asks the person at the client to decide a human's gate (read at
+    /// each use, so a change of `[mcp]` takes effect without a restart). A config that does
+    /// not load means no: the refusal is the safe side.
+    fn elicits_human_gates(&self) -> bool {
+        loom_engine::Config::load(&self.inner.root)
+            .is_ok_and(|c| c.mcp.human_gates == loom_engine::HumanGates::Elicit)
     }
 
     fn reader(&self) -> Reader {
@@ -83,6 +133,9 @@ impl LoomMcp {
     /// The engine handle, starting the service (and taking the driver lock) if this server
     /// does not drive yet.
     async fn engine(&self) -> Result<EngineHandle, ServiceError> {
+        if let Some(shared) = &self.inner.shared {
+            return Ok(shared.clone());
+        }
         let mut service = self.inner.service.lock().await;
         if let Some(s) = service.as_ref() {
             return Ok(s.handle());

@@ -4,7 +4,7 @@
 
 use crate::args::*;
 use crate::wait::{self, Progress};
-use crate::{blocking, paths, render, tool_error, tool_ok, LoomMcp};
+use crate::{blocking, elicit, paths, render, tool_error, tool_ok, LoomMcp};
 use loom_engine::{Decision, ErrorKind, Origin};
 use loom_kernel::Decider;
 use loom_service::ServiceError;
@@ -166,6 +166,30 @@ impl LoomMcp {
             let gate = gates
                 .iter()
                 .find(|g| g.name == a.gate || g.id.to_string() == a.gate);
+            if let Some(g) = gate.filter(|g| g.decider == Decider::Human) {
+                if self.elicits_human_gates() && elicit::supported(&ctx) {
+                    let project = self.root().display().to_string();
+                    return match elicit::ask(&ctx, g, &project, &origin.who).await {
+                        Ok(elicit::Asked::Decided(d)) => {
+                            let engine = self.engine().await?;
+                            let run = engine.decide(d).await?;
+                            wait::snapshot(&self.reader(), run, 0).await
+                        }
+                        Ok(elicit::Asked::NotDecided(how)) => Err(ServiceError {
+                            kind: ErrorKind::Refused,
+                            message: format!(
+                                "the person at the client {how} the form for gate {}; nothing \
+                                 was recorded",
+                                g.name
+                            ),
+                        }),
+                        Err(message) => Err(ServiceError {
+                            kind: ErrorKind::Refused,
+                            message,
+                        }),
+                    };
+                }
+            }
             if let Some(g) = gate.filter(|g| g.decider != Decider::Agent) {
                 return Err(forbidden(format!(
                     "gate {} is for a {} to decide; the agent {} (via mcp) cannot decide it, and \
