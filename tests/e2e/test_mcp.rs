@@ -35,7 +35,7 @@ async def main():
             tools = (await s.list_tools()).tools
             out["tools"] = {t.name: {"input": t.input_schema, "output": t.output_schema} for t in tools}
             def res(r):
-                return {"is_error": r.is_error, "structured": r.structured_content,
+                return {"is_error": r.is_error, "structured": r.structured_content, "meta": r.meta,
                         "text": "\n".join(c.text for c in r.content if c.type == "text")}
             out["start"] = res(await s.call_tool(
                 "start_task", {"title": "Fix median() for lists of even length", "wait": 120},
@@ -155,7 +155,7 @@ fn the_python_sdk_starts_a_task_follows_it_to_the_human_gate_and_cannot_decide_i
     // The agent cannot decide it; it is told where a person can; nothing was recorded.
     let decide = &out["decide"];
     assert_eq!(decide["is_error"], true, "{decide}");
-    assert_eq!(decide["structured"]["error"], "forbidden", "{decide}");
+    assert_eq!(decide["meta"]["loom/error"], "forbidden", "{decide}");
     let said = decide["text"].as_str().unwrap();
     assert!(said.contains("loom approve accept"), "{said}");
     assert_eq!(out["status"]["structured"]["run_status"], "waiting");
@@ -210,7 +210,7 @@ async def main():
         async with ClientSession(read, write) as s:
             await s.initialize()
             def res(r):
-                return {"is_error": r.is_error, "structured": r.structured_content,
+                return {"is_error": r.is_error, "structured": r.structured_content, "meta": r.meta,
                         "text": "\n".join(c.text for c in r.content if c.type == "text")}
             out["start"] = res(await s.call_tool("start_task", {"title": "Fix median()", "wait": 120}))
             gate = out["start"]["structured"]["pending_gates"][0]
@@ -260,7 +260,7 @@ fn the_python_sdk_decides_a_gate_the_policy_gives_to_an_agent() {
     assert_eq!(start["pending_gates"][0]["decider"], "agent", "{start}");
     assert_eq!(out["stale"]["is_error"], true);
     assert_eq!(
-        out["stale"]["structured"]["error"], "conflict",
+        out["stale"]["meta"]["loom/error"], "conflict",
         "{}",
         out["stale"]
     );

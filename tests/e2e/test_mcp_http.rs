@@ -19,7 +19,7 @@ from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 def res(r):
-    return {"is_error": r.is_error, "structured": r.structured_content,
+    return {"is_error": r.is_error, "structured": r.structured_content, "meta": r.meta,
             "text": "\n".join(c.text for c in r.content if c.type == "text")}
 
 async def main():
@@ -32,9 +32,8 @@ async def main():
                 init = await s.initialize()
                 out["protocol"] = init.protocol_version
                 out["tools"] = sorted(t.name for t in (await s.list_tools()).tools)
-                out["start"] = res(await s.call_tool(
-                    "start_task", {"title": "Fix median() for lists of even length", "wait": 120}))
-                gate = out["start"]["structured"]["pending_gates"][0]
+                gate = (await s.call_tool("gates", {})).structured_content["gates"][0]
+                out["gate"] = gate
                 out["decide"] = res(await s.call_tool("decide_gate", {
                     "gate": gate["name"], "approved": True, "shown_hash": gate["shown_hash"]}))
                 out["log"] = res(await s.call_tool("log", {}))
@@ -42,6 +41,35 @@ async def main():
         async with Client(streamable_http_client(url, http_client=http)) as c:
             out["modern_protocol"] = str(c.protocol_version)
             out["modern_gates"] = (await c.call_tool("gates", {})).structured_content
+    print(json.dumps(out))
+
+asyncio.run(main())
+"#;
+
+/// Over stdio to `loom mcp` while `loom serve` drives: relayed to the server's `/mcp`, so a
+/// command that drives works (rather than `busy`), with progress, on the server's engine.
+const RELAYED: &str = r#"
+import asyncio, json, sys
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+def res(r):
+    return {"is_error": r.is_error, "structured": r.structured_content, "meta": r.meta,
+            "text": "\n".join(c.text for c in r.content if c.type == "text")}
+
+async def main():
+    loom, project = sys.argv[1], sys.argv[2]
+    out = {"progress": []}
+    async def on_progress(progress, total, message):
+        out["progress"].append([progress, message])
+    params = StdioServerParameters(command=loom, args=["mcp", "-C", project])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as s:
+            out["server"] = (await s.initialize()).server_info.name
+            out["start"] = res(await s.call_tool(
+                "start_task", {"title": "Fix median() for lists of even length", "wait": 120},
+                progress_callback=on_progress))
+            out["status"] = res(await s.call_tool("status", {}))
     print(json.dumps(out))
 
 asyncio.run(main())
@@ -56,7 +84,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 def res(r):
-    return {"is_error": r.is_error, "structured": r.structured_content,
+    return {"is_error": r.is_error, "structured": r.structured_content, "meta": r.meta,
             "text": "\n".join(c.text for c in r.content if c.type == "text")}
 
 async def main():
@@ -187,6 +215,21 @@ fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_huma
     assert_eq!(post(Some("not-a-token"), None), 401);
     assert_eq!(post(Some(&token), Some("http://evil.example")), 403);
 
+    // `loom mcp` on stdio relays to the server: the task starts on the server's engine.
+    let relayed = run_client(&py, RELAYED, &dir, &[LOOM, dir.to_str().unwrap()]);
+    assert_eq!(relayed["server"], "loom", "{relayed}");
+    let start = &relayed["start"];
+    assert_eq!(start["is_error"], false, "{start}");
+    assert_eq!(start["structured"]["status"], "waiting", "{start}");
+    assert_eq!(start["structured"]["pending_gates"][0]["name"], "accept");
+    assert!(
+        relayed["progress"].as_array().unwrap().len() >= 5,
+        "{}",
+        relayed["progress"]
+    );
+    let said = relayed["status"]["text"].as_str().unwrap();
+    assert!(said.contains("loom serve"), "driven by the server: {said}");
+
     let out = run_client(&py, HTTP, &dir, &[&url, &token]);
     assert_eq!(out["protocol"], "2025-11-25", "{out}");
     assert_eq!(
@@ -195,13 +238,10 @@ fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_huma
         "{}",
         out["tools"]
     );
-    let start = &out["start"];
-    assert_eq!(start["is_error"], false, "{start}");
-    assert_eq!(start["structured"]["status"], "waiting", "{start}");
-    assert_eq!(start["structured"]["pending_gates"][0]["name"], "accept");
+    assert_eq!(out["gate"]["name"], "accept", "{out}");
     let decide = &out["decide"];
     assert_eq!(decide["is_error"], true, "{decide}");
-    assert_eq!(decide["structured"]["error"], "forbidden", "{decide}");
+    assert_eq!(decide["meta"]["loom/error"], "forbidden", "{decide}");
     assert!(
         out["log"]["text"].as_str().unwrap().contains("gate-open"),
         "{}",
@@ -230,7 +270,7 @@ fn with_elicitation_the_person_at_the_client_decides_a_human_gate_and_is_recorde
     // Without the capability: the plain refusal, nothing recorded.
     let refused = &out["no_capability"];
     assert_eq!(refused["is_error"], true, "{refused}");
-    assert_eq!(refused["structured"]["error"], "forbidden", "{refused}");
+    assert_eq!(refused["meta"]["loom/error"], "forbidden", "{refused}");
 
     // The form showed exactly the gate's text, and asked approve or reject.
     let asked = out["asked"].as_array().unwrap();

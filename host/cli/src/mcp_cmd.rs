@@ -12,6 +12,17 @@ pub fn run(root: &Path) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the MCP server's runtime")?;
+    if let Some(live) = loom_http::ServeFile::live(root) {
+        // The server drives the project: relay to its MCP endpoint, on its engine.
+        let url = format!("http://{}/mcp", live.addr);
+        errln!(
+            "loom mcp: {} is served by loom serve (pid {}); relaying stdio to {url}",
+            root.display(),
+            live.pid
+        );
+        rt.block_on(loom_mcp::relay_stdio(url, live.token))?;
+        return Ok(crate::exit::OK);
+    }
     rt.block_on(async {
         let server = loom_mcp::LoomMcp::new(root, loom_guests::CODE_BUNDLE.to_vec()).await;
         errln!(

@@ -11,12 +11,14 @@
 mod args;
 mod elicit;
 mod paths;
+mod proxy;
 mod render;
 mod resources;
 mod tools;
 mod wait;
 
 pub use args::WAIT_MAX_S;
+pub use proxy::relay_stdio;
 
 use loom_engine::ErrorKind;
 use loom_service::{EngineHandle, Reader, Service, ServiceError};
@@ -215,16 +217,20 @@ fn kind_name(k: ErrorKind) -> &'static str {
     }
 }
 
-/// A tool that ran and failed: `isError: true`, with the message loom's CLI would print and
-/// the kind (which decides the CLI's exit code) in `structuredContent`.
+/// A tool that ran and failed: `isError: true`, with the message loom's CLI would print, and
+/// the kind (which decides the CLI's exit code) in the result's `_meta` as `loom/error`. Not
+/// in `structuredContent`: that must match the tool's `outputSchema`, which describes its
+/// success (clients such as the MCP Inspector check it on errors too).
 fn tool_error(e: &ServiceError) -> CallToolResult {
     let mut r = CallToolResult::error(vec![ContentBlock::text(format!("error: {}", e.message))]);
-    r.structured_content = Some(serde_json::json!({
-        "error": kind_name(e.kind),
-        "message": e.message,
-    }));
+    let mut meta = serde_json::Map::new();
+    meta.insert(ERROR_META.into(), kind_name(e.kind).into());
+    r.meta = Some(rmcp::model::MetaObject(meta));
     r
 }
+
+/// The `_meta` key of a failed tool's error kind.
+pub const ERROR_META: &str = "loom/error";
 
 /// A tool's success: a short text for the model and the structured result.
 fn tool_ok<T: serde::Serialize>(text: String, out: &T) -> CallToolResult {
