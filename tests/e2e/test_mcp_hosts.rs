@@ -630,10 +630,12 @@ fn the_inspector_cli_lists_loom_tools_and_calls_status() {
         "{called}"
     );
     let said = called["content"][0]["text"].as_str().unwrap_or_default();
-    assert!(
-        said.contains(TITLE) && said.contains("accept"),
-        "the status text: {said}"
-    );
+    for part in [TITLE, "waiting", "loom approve accept"] {
+        assert!(
+            said.contains(part),
+            "no {part:?} in the status text:\n{said}"
+        );
+    }
     wait_for_no_driver(&dir);
     assert_replays_identically(&dir);
 }
