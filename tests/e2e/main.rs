@@ -9,6 +9,7 @@ mod test_gates;
 mod test_hostile;
 mod test_many_hands;
 mod test_mcp;
+mod test_mcp_hosts;
 mod test_mcp_http;
 mod test_patch;
 mod test_providers;
