@@ -562,8 +562,15 @@ fn claude_code_calls_loom_status_and_cannot_approve_the_human_gate() {
 // ---------------------------------------------------------------------------------------------
 // The MCP Inspector CLI
 
-/// `mcp-inspector --cli loom mcp -C DIR ARGS…`: its stdout as JSON.
+/// `mcp-inspector --cli loom mcp -C DIR ARGS…`: its stdout as JSON, after it exits 0.
 fn inspector(bin: &Path, dir: &Path, args: &[&str]) -> Value {
+    let (code, v) = inspector_exit(bin, dir, args);
+    assert_eq!(code, Some(0), "the Inspector failed:\n{v}");
+    v
+}
+
+/// The same, whatever it exits with (it exits 1 on a tool's error result).
+fn inspector_exit(bin: &Path, dir: &Path, args: &[&str]) -> (Option<i32>, Value) {
     // Its catalog defaults to ~/.mcp-inspector: keep that in the test's own home.
     let home = dir.parent().unwrap().join("inspector-home");
     std::fs::create_dir_all(&home).unwrap();
@@ -577,14 +584,14 @@ fn inspector(bin: &Path, dir: &Path, args: &[&str]) -> Value {
         .env("USER", "tester");
     let o = run_bounded(cmd);
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(0), "the Inspector failed:\n{t}");
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("the Inspector printed no JSON ({e}):\n{t}"))
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("the Inspector printed no JSON ({e}):\n{t}"));
+    (o.status.code(), v)
 }
 
 #[test]
 #[ignore = "needs the MCP Inspector: target/mcp-inspector (.ci/run installs it)"]
-fn the_inspector_cli_lists_loom_tools_and_calls_status() {
+fn the_inspector_cli_lists_loom_tools_calls_status_and_is_refused_the_human_gate() {
     let default = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/mcp-inspector/node_modules/.bin/mcp-inspector");
     let Some(bin) = host(
@@ -637,5 +644,35 @@ fn the_inspector_cli_lists_loom_tools_and_calls_status() {
         );
     }
     wait_for_no_driver(&dir);
+
+    // An approval of the human's gate: refused with loom's own message, which the Inspector
+    // shows as the tool's error (its kind in `_meta`, no success-shaped content), and nothing
+    // is recorded.
+    let gate_arg = "gate=accept".to_string();
+    let hash_arg = format!("shown_hash={hash}");
+    let (_, refused) = inspector_exit(
+        &bin,
+        &dir,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "decide_gate",
+            "--tool-arg",
+            &gate_arg,
+            "--tool-arg",
+            "approved=true",
+            "--tool-arg",
+            &hash_arg,
+        ],
+    );
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert_eq!(refused["_meta"]["loom/error"], "forbidden", "{refused}");
+    let said = refused["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(said.contains("loom approve accept"), "{refused}");
+    wait_for_no_driver(&dir);
+    let gates: Value = serde_json::from_slice(&loom(&dir, &["gates", "--json"]).stdout).unwrap();
+    assert_eq!(gates[0]["name"], "accept", "{gates}");
+    assert_eq!(gates[0]["status"], "pending", "{gates}");
     assert_replays_identically(&dir);
 }
