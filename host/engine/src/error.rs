@@ -85,7 +85,8 @@ impl EngineError {
                 | K::NoSuchGate(_)
                 | K::WrongDecider { .. }
                 | K::RunNotActive { .. }
-                | K::Conflict { .. } => ErrorKind::Usage,
+                | K::Conflict { .. }
+                | K::NotLoom { .. } => ErrorKind::Usage,
                 K::Violated(_) => ErrorKind::Refused,
                 K::Rules(_) => ErrorKind::Bundle,
                 _ => ErrorKind::Internal,

@@ -55,6 +55,12 @@ pub enum KernelError {
 
     #[error("{path} cannot be read: {why}")]
     Unreadable { path: String, why: String },
+
+    #[error(
+        "this is not a loom database: {why}. loom keeps its record in .loom/loom.db; point it at \
+         that file (or at a copy of it)"
+    )]
+    NotLoom { why: String },
 }
 
 pub type Result<T, E = KernelError> = std::result::Result<T, E>;

@@ -109,3 +109,44 @@ fn odd_characters_in_the_path_survive_the_uri() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// A database of an older loom (schema 1: the same tables, no application id) reads
+/// read-only with nothing migrated, and the file is left as it was.
+#[test]
+fn an_older_schema_reads_read_only_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, store, run) = recorded(dir.path(), 2);
+    store
+        .conn
+        .execute_batch("PRAGMA user_version = 1; PRAGMA application_id = 0;")
+        .unwrap();
+    drop(store);
+    let old = Store::open_read_only(&path).unwrap();
+    let ticks = old.ticks(run).unwrap();
+    assert_eq!(ticks.len(), 3);
+    assert!(verify_chain(&ticks).is_ok());
+    drop(old);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, app): (i64, i64) = conn
+        .query_row(
+            "SELECT * FROM pragma_user_version, pragma_application_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version, app), (1, 0));
+}
+
+#[test]
+fn a_foreign_sqlite_file_is_refused_read_only_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE photos (id INTEGER);")
+        .unwrap();
+    let err = Store::open_read_only(&path).err().unwrap();
+    assert!(matches!(err, KernelError::NotLoom { .. }), "{err}");
+    let err = Store::open(&path, Durability::Full).err().unwrap();
+    assert!(err.to_string().contains("not a loom database"), "{err}");
+}

@@ -7,8 +7,9 @@
 //! Likewise a text longer than [`crate::TEXT_INLINE_BYTES_MAX`] (a fact's value, a gate's text,
 //! a tick's summary or change list, a ledger row's summary or metadata, a violation's message
 //! or rows, a decision's note) is kept in `blobs`, its column holding a reference (see
-//! `texts.rs`). Migration 2 changes no table: it only tells an older loom, which would read such
-//! a reference as a type error, that this database is newer than it.
+//! `texts.rs`). Migration 2 changes no table: it tells an older loom, which would read such a
+//! reference as a type error, that this database is newer than it, and sets the file's
+//! application id.
 
 use crate::error::KernelError;
 use rusqlite::Connection;
@@ -126,15 +127,52 @@ CREATE TABLE blobs (
     data  BLOB NOT NULL
 ) WITHOUT ROWID;
 "#,
-    // 2: long texts may be references to blobs (see above); no table changes.
-    "SELECT 1;",
+    // 2: long texts may be references to blobs (see above); no table changes. The file is
+    // marked as loom's, so a foreign SQLite file is told apart from an old loom one.
+    "PRAGMA application_id = 1819242349;",
 ];
+
+/// `PRAGMA application_id` of a loom database: "loom" in ASCII, read as a big-endian number.
+pub const APPLICATION_ID: i64 = 0x6c6f_6f6d;
+
+/// Refuses a file that is not a loom database before anything is read from it or written to
+/// it: another application's SQLite file (its own application id), or a file with tables but
+/// no loom schema version (which migration 1 would otherwise fill with loom's tables). A new,
+/// empty file and a database of an older loom (schema 1, before the id) pass.
+pub fn check_identity(conn: &Connection) -> Result<(), KernelError> {
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app != 0 && app != APPLICATION_ID {
+        return Err(KernelError::NotLoom {
+            why: format!("it belongs to another application (its SQLite application id is {app})"),
+        });
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if version == 0 && !tables.is_empty() {
+        return Err(KernelError::NotLoom {
+            why: format!(
+                "it holds tables loom did not make ({}) and no loom schema version",
+                tables.join(", ")
+            ),
+        });
+    }
+    if version > 0 && !tables.iter().any(|t| t == "ticks") {
+        return Err(KernelError::NotLoom {
+            why: format!("it has schema version {version} but no table of loom's"),
+        });
+    }
+    Ok(())
+}
 
 /// Brings the database up to the newest schema, each migration in its own transaction.
 ///
 /// The version is read again inside each write transaction: two processes opening a fresh
 /// project at once must not both apply migration 1 ("table tasks already exists").
 pub fn migrate(conn: &Connection) -> Result<(), KernelError> {
+    check_identity(conn)?;
     let newest = MIGRATIONS.len() as i64;
     let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
     let current = version(conn)?;
@@ -229,6 +267,66 @@ mod tests {
         for t in threads {
             t.join().unwrap().unwrap();
         }
+    }
+
+    /// A released migration is never edited: an old database was made by exactly that SQL.
+    /// Adding a migration adds its hash here; changing one fails.
+    #[test]
+    fn released_migrations_are_pinned_by_hash() {
+        const PINNED: &[&str] = &[
+            "9089cf8793b3744813d1e6e1a33506be43562e2c7ab09fe5c3fc5ee42c6b25e3",
+            "770a06fcf5920bf1c89de335d730d1545c9e8c896293ef73cb5820dec9d49267",
+        ];
+        let hashes: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| crate::hash::sha256_hex(m.as_bytes()))
+            .collect();
+        assert_eq!(
+            hashes, PINNED,
+            "a released migration was edited, or a new one is not pinned"
+        );
+    }
+
+    #[test]
+    fn a_new_database_is_marked_as_loom_s() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let app: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
+    }
+
+    #[test]
+    fn another_application_s_file_is_refused_and_left_alone() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA application_id = 42; CREATE TABLE notes (t TEXT);")
+            .unwrap();
+        let err = migrate(&conn).unwrap_err();
+        assert!(matches!(err, KernelError::NotLoom { .. }), "{err}");
+        assert!(err.to_string().contains("application id is 42"), "{err}");
+        // A foreign file without an id, but with tables of its own, is refused too.
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE notes (t TEXT);").unwrap();
+        let err = migrate(&conn).unwrap_err();
+        assert!(err.to_string().contains("notes"), "{err}");
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 1, "nothing of loom's was added");
+    }
+
+    /// A database of schema 1 (before the application id) is an old loom one: it migrates.
+    #[test]
+    fn a_schema_1_database_migrates_and_gets_the_id() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        migrate(&conn).unwrap();
+        let app: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
     }
 
     #[test]

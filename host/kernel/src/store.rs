@@ -117,6 +117,7 @@ impl Store {
     /// not write), by opening it as an immutable file when that is safe.
     pub fn open_read_only(path: &Path) -> Result<Store> {
         let (conn, version) = read_only::open(path)?;
+        schema::check_identity(&conn)?;
         if version > schema::MIGRATIONS.len() as i64 {
             return Err(KernelError::SchemaTooNew {
                 found: version,
