@@ -6,6 +6,7 @@ mod common;
 mod test_crash;
 mod test_demo;
 mod test_gates;
+mod test_golden;
 mod test_hostile;
 mod test_many_hands;
 mod test_mcp;
