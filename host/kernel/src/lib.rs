@@ -37,4 +37,6 @@ pub use verify::{verify_chain, ChainBreak};
 pub use view::View;
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
