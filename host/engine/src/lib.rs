@@ -66,4 +66,6 @@ pub struct Engine {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;

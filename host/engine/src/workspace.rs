@@ -13,6 +13,8 @@ mod patch_tests;
 pub(crate) mod preimage;
 
 pub(crate) use patch::capture;
+#[cfg(test)]
+pub(crate) use patch::paths as diff_paths;
 pub use patch::{apply_diff, Applied, ApplyError, DiffApplied};
 
 /// Pulls a unified diff out of an agent's reply: a ```diff (or ```patch) fenced block, else the

@@ -15,6 +15,8 @@ pub mod anthropic;
 mod chain;
 pub mod claude_code;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod http;
 pub mod ollama;
 pub mod openrouter;

@@ -66,7 +66,24 @@ pub fn paths(root: &Path, diff: &str) -> Result<(Vec<String>, Vec<String>), Stri
     );
     kept.sort();
     kept.dedup();
+    // git reads `../x` and `/x` in a diff as they are (and takes any "rename from" line): a
+    // path that leaves the project would have its pre-image read, and on a retry written,
+    // outside it. Such a diff is refused whole.
+    if let Some(p) = kept.iter().find(|p| !inside_project(p)) {
+        return Err(format!(
+            "the diff names {p:?}, a path outside the project; nothing was applied"
+        ));
+    }
     Ok((touched, kept))
+}
+
+/// Whether `path` (from a diff) stays inside the directory it is relative to.
+fn inside_project(path: &str) -> bool {
+    use std::path::Component;
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 /// The pre-image of what `diff` touches in `root`, for the intent's request.

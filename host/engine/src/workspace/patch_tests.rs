@@ -247,3 +247,19 @@ fn a_half_applied_diff_without_its_pre_image_stops() {
     }
     assert_eq!(read(root, "b.txt").unwrap(), "bee\n");
 }
+
+/// A diff naming a path outside the project (`../`, absolute, or in a stray "rename from"
+/// line git passes over) is refused before any pre-image is read, so nothing outside the
+/// project is read now or restored on a retry.
+#[test]
+fn a_diff_naming_a_path_outside_the_project_is_refused() {
+    let dir = tree(&[("a.txt", "one\ntwo\n")]);
+    for diff in [
+        "--- a/../outside.txt\n+++ b/../outside.txt\n@@ -0,0 +1 @@\n+x\n",
+        "diff --git a/a.txt b/../moved.txt\nsimilarity index 100%\nrename from a.txt\nrename to ../moved.txt\n",
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n-two\n+TWO\nrename from ../../etc/passwd\n",
+    ] {
+        let err = capture(dir.path(), diff).err().unwrap_or_else(|| panic!("accepted: {diff}"));
+        assert!(err.contains("outside the project"), "{err}");
+    }
+}

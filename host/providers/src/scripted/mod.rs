@@ -28,6 +28,12 @@ pub const NAME: &str = "scripted";
 /// script.
 pub const LOG_ENV: &str = "LOOM_SCRIPTED_LOG";
 
+/// Parses a script's text as the provider would, for the parser's fuzz test.
+#[cfg(test)]
+pub(crate) fn parse_script(path: &Path, text: &str) -> Result<(), ProviderError> {
+    Script::parse(path, text).map(|_| ())
+}
+
 /// A provider answering from a script file; see the module docs.
 #[derive(Debug)]
 pub struct ScriptedProvider {
