@@ -223,3 +223,58 @@ fn a_human_takes_over_an_agent_gate_a_rule_keeps_refusing_and_stale_decisions_ar
     );
     assert_replays_identically(&dir);
 }
+
+/// A person's decision the bundle's `apply` refuses (its `Err`) is not recorded: the person is
+/// told why, the gate stays open, and a decision the bundle can use then goes through.
+#[test]
+fn a_decision_the_bundle_refuses_is_not_recorded_and_the_gate_stays_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, bundle) = testkit_project(tmp.path());
+    std::fs::write(
+        dir.join("replies.toml"),
+        "[[reply]]\nrole = \"worker\"\ntext = \"first\"\n\n[[reply]]\nrole = \"worker\"\ntext = \"second\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("loom.toml"),
+        "default_chain = [\"scripted:replies.toml\"]\n",
+    )
+    .unwrap();
+    let b = bundle.to_str().unwrap();
+    expect_code(
+        &loom(
+            &dir,
+            &["run", "--bundle", b, "refuse:bare-rejection tidy up"],
+        ),
+        10,
+    );
+    let ticks_before = status_json(&dir)["run"]["last_seq"].clone();
+
+    let o = loom(&dir, &["reject", "finish", "--reason", "no"]);
+    let said = expect_code(&o, 4);
+    assert!(
+        said.contains("refused the decision on gate finish"),
+        "{said}"
+    );
+    assert!(said.contains("must say why"), "{said}");
+    assert!(said.contains("nothing was recorded"), "{said}");
+    let s = status_json(&dir);
+    assert_eq!(s["run"]["status"], "waiting", "{s}");
+    assert_eq!(
+        s["run"]["last_seq"], ticks_before,
+        "nothing was recorded: {s}"
+    );
+    assert_eq!(s["pending_gates"][0]["name"], "finish", "{s}");
+
+    // A rejection the bundle can use goes back to work; then an approval finishes.
+    expect_code(
+        &loom(
+            &dir,
+            &["reject", "finish", "--reason", "because it is wrong"],
+        ),
+        10,
+    );
+    expect_code(&loom(&dir, &["approve", "finish"]), 0);
+    assert_eq!(status_json(&dir)["run"]["status"], "done");
+    assert_replays_identically(&dir);
+}

@@ -229,6 +229,15 @@ impl logic::Guest for Testkit {
                 // Fact values are JSON text.
                 value: json_string(&reply.text),
             })]),
+            // A bundle may refuse a decision it cannot use: nothing of it must be recorded.
+            Outcome::Gate(d)
+                if d.gate == FINISH
+                    && !d.approved
+                    && view::task().title.contains("refuse:bare-rejection")
+                    && !d.note.as_deref().unwrap_or("").contains("because") =>
+            {
+                Err("a rejection of finish must say why, with \"because\"".into())
+            }
             Outcome::Gate(d) if d.gate == FINISH && d.approved => {
                 Ok(vec![Change::Phase("done".into())])
             }

@@ -26,8 +26,11 @@ pub struct DriveReport {
 }
 
 /// The newest format of what a run records; kept in each run's options. Runs recorded
-/// before formats were numbered have none and are format 1.
-pub const RUN_FORMAT: u32 = 2;
+/// before formats were numbered have none and are format 1. Format 2 records stops as typed
+/// codes and freezes the budget caps; format 3 records nothing of a gate decision the
+/// bundle's `apply` refuses (format 2 recorded the decision and stopped the run). Each run
+/// replays under the rules of its own format.
+pub const RUN_FORMAT: u32 = 3;
 
 fn format_v1() -> u32 {
     1

@@ -12,6 +12,16 @@ use loom_runtime::{Bundle, Change, EffectStep, NextStep, Outcome};
 /// Gates loom itself opens (not the bundle) are named with this prefix.
 pub use loom_runtime::UNCERTAIN_PREFIX;
 
+/// What came of handing an outcome to the bundle's `apply`.
+pub(crate) enum Applied {
+    /// Its changes are in the tick.
+    Done,
+    /// The bundle refused the outcome, saying why (its `Err`); nothing of it is in the tick.
+    Refused(String),
+    /// The bundle faulted (a trap, a limit); the message waits in `pending_fault`.
+    Fault,
+}
+
 impl Engine {
     /// Advances `run` until it finishes, waits for a human, stops, or reaches `max_ticks`.
     pub(crate) fn drive(&mut self, run_id: u64) -> Result<()> {
@@ -171,22 +181,13 @@ impl Engine {
         tick: &mut Tick<'_>,
         step: &str,
         outcome: &Outcome,
-    ) -> Result<bool> {
+    ) -> Result<Applied> {
         match bundle.apply(&tick.token(), &tick.view(), step, outcome) {
             Err(e) => {
                 *self.pending_fault.borrow_mut() = Some(e.to_string());
-                Ok(false)
+                Ok(Applied::Fault)
             }
-            Ok(Err(message)) => {
-                let stop = Stop::ResultRefused {
-                    bundle: bundle.manifest().name.clone(),
-                    step: step.to_owned(),
-                    message,
-                };
-                let (reason, code) = self.stop_record(tick.token().run, &stop)?;
-                tick.set_status_coded(RunStatus::Stopped, Some(&reason), code.as_deref())?;
-                Ok(true)
-            }
+            Ok(Err(message)) => Ok(Applied::Refused(message)),
             Ok(Ok(changes)) => {
                 for c in changes {
                     match c {
@@ -198,9 +199,28 @@ impl Engine {
                         Change::Note(n) => tick.note(&n),
                     }
                 }
-                Ok(true)
+                Ok(Applied::Done)
             }
         }
+    }
+
+    /// Records in `tick` that the bundle refused an outcome of `step`: the run stops, saying
+    /// why.
+    pub(crate) fn stop_refused(
+        &self,
+        bundle: &Bundle,
+        tick: &mut Tick<'_>,
+        step: &str,
+        message: String,
+    ) -> Result<()> {
+        let stop = Stop::ResultRefused {
+            bundle: bundle.manifest().name.clone(),
+            step: step.to_owned(),
+            message,
+        };
+        let (reason, code) = self.stop_record(tick.token().run, &stop)?;
+        tick.set_status_coded(RunStatus::Stopped, Some(&reason), code.as_deref())?;
+        Ok(())
     }
 
     fn effect_step(&self, bundle: &Bundle, token: TickToken, es: EffectStep) -> Result<()> {
@@ -256,11 +276,15 @@ impl Engine {
         }
         self.record(&mut tick, &step, &key, attempt, &performed)?;
         let result = Some((key.as_str(), attempt, &performed));
-        if !self.apply_outcome(bundle, &mut tick, &step, &performed.outcome)? {
-            drop(tick);
-            let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
-            let stop = Stop::BundleFault { message: msg };
-            return self.fault_keeping(&token, Some(&step), stop, result);
+        match self.apply_outcome(bundle, &mut tick, &step, &performed.outcome)? {
+            Applied::Done => {}
+            Applied::Refused(message) => self.stop_refused(bundle, &mut tick, &step, message)?,
+            Applied::Fault => {
+                drop(tick);
+                let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
+                let stop = Stop::BundleFault { message: msg };
+                return self.fault_keeping(&token, Some(&step), stop, result);
+            }
         }
         let meta =
             TickMeta::new(TickKind::Effect, format!("{step}: {}", performed.summary)).step(&step);

@@ -35,6 +35,17 @@ pub enum EngineError {
     #[error("{0}")]
     Effect(String),
 
+    /// The bundle's `apply` refused a person's decision: nothing of it was recorded.
+    #[error(
+        "bundle {bundle} refused the decision on gate {gate}: {message}; nothing was recorded \
+         and the gate stays open: decide it again"
+    )]
+    DecisionRefused {
+        bundle: String,
+        gate: String,
+        message: String,
+    },
+
     /// Another process drives the project (it holds `.loom/driver.lock`).
     #[error(
         "this project is being driven by {}; wait for it (`--wait`), watch it with \
@@ -95,6 +106,7 @@ impl EngineError {
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::Io { .. } | EngineError::Effect(_) => ErrorKind::Internal,
+            EngineError::DecisionRefused { .. } => ErrorKind::Refused,
         }
     }
 

@@ -1,9 +1,9 @@
 //! Gate steps: opening a gate for the decider the policy names, holding for a human, a rule's
 //! approval, an agent's decision, and the tick that records any decision.
 
-use crate::driver::UNCERTAIN_PREFIX;
+use crate::driver::{Applied, UNCERTAIN_PREFIX};
 use crate::effects::{self, Performed};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::stops::Stop;
 use crate::{policy, Engine};
 use loom_kernel::{Decider, Gate, GateStatus, RunStatus, TickKind, TickMeta, TickToken};
@@ -168,6 +168,39 @@ impl Engine {
         )
     }
 
+    /// The bundle's `apply` refused a decision on `gate` (format 3 on). A person's decision
+    /// is not recorded at all: they are told why and the gate stays open. An agent's or a
+    /// rule's stops the run in a tick of its own, keeping the agent's paid answer.
+    fn decision_refused(
+        &self,
+        bundle: &Bundle,
+        token: &TickToken,
+        gate: &Gate,
+        decider: Decider,
+        message: String,
+        result: Option<(&str, u32, &Performed)>,
+    ) -> Result<()> {
+        let bundle = bundle.manifest().name.clone();
+        if decider == Decider::Human {
+            return Err(EngineError::DecisionRefused {
+                bundle,
+                gate: gate.name.clone(),
+                message,
+            });
+        }
+        let stop = Stop::ResultRefused {
+            bundle,
+            step: gate.name.clone(),
+            message,
+        };
+        self.fault_keeping(token, Some(&gate.name), stop, result)
+    }
+
+    /// The format version the run at `run` records in.
+    pub(crate) fn run_format(&self, run: u64) -> Result<u32> {
+        Ok(crate::api::RunOptions::parse(&self.store.run(run)?.options, run)?.format)
+    }
+
     /// The tick that records a decision on `gate` and what the bundle makes of it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn decide_tick(
@@ -211,11 +244,22 @@ impl Engine {
                 by: by.to_owned(),
                 note: note.map(str::to_owned),
             });
-            if !self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
-                drop(tick);
-                let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
-                let stop = Stop::BundleFault { message: msg };
-                return self.fault_keeping(&token, Some(&gate.name), stop, result);
+            match self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
+                Applied::Done => {}
+                Applied::Refused(message) if self.run_format(token.run)? >= 3 => {
+                    drop(tick);
+                    return self.decision_refused(bundle, &token, gate, decider, message, result);
+                }
+                // Format 2 and before recorded the decision and stopped the run.
+                Applied::Refused(message) => {
+                    self.stop_refused(bundle, &mut tick, &gate.name, message)?
+                }
+                Applied::Fault => {
+                    drop(tick);
+                    let msg = self.pending_fault.borrow_mut().take().unwrap_or_default();
+                    let stop = Stop::BundleFault { message: msg };
+                    return self.fault_keeping(&token, Some(&gate.name), stop, result);
+                }
             }
         }
         if !failed && self.store.view(token.run).run()?.status != RunStatus::Running {
