@@ -51,12 +51,18 @@ impl Inner {
                     .err()
                     .filter(|e| e.kind != loom_engine::ErrorKind::Conflict)
                     .map(|e| e.message.clone());
-                self.after_decision(decided, &press, &name, None, None)
+                let stale = self
+                    .after_decision(decided, &press, &name, None, None)
                     .await;
+                if let Some(why) = stale {
+                    let t = format!("Not recorded: {why}.");
+                    self.reply(chat, &render::escape(&t)).await;
+                }
                 match failed {
                     // Not recorded for a reason that may pass (busy): ask again later.
                     Some(why) => {
-                        self.reply(chat, &format!("Not recorded: {why}")).await;
+                        let t = format!("Not recorded: {why}");
+                        self.reply(chat, &render::escape(&t)).await;
                     }
                     None => self.update_state(|s| s.answered(chat, from.id)),
                 }

@@ -43,8 +43,8 @@ pub enum TelegramError {
     Api(#[from] api::ApiError),
 }
 
-/// The bot's settings, checked.
-#[derive(Clone, Debug)]
+/// The bot's settings, checked. Its `Debug` leaves the token out.
+#[derive(Clone)]
 pub struct Settings {
     pub token_env: String,
     pub token: String,
@@ -52,6 +52,18 @@ pub struct Settings {
     /// Telegram user id → the name decisions are recorded under.
     pub users: BTreeMap<i64, String>,
     pub api_base: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("token_env", &self.token_env)
+            .field("token", &"<redacted>")
+            .field("chats", &self.chats)
+            .field("users", &self.users)
+            .field("api_base", &self.api_base)
+            .finish()
+    }
 }
 
 impl Settings {

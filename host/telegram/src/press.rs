@@ -92,7 +92,9 @@ impl Inner {
                 );
                 d.shown_hash = Some(press.hash_prefix.clone());
                 let decided = self.handle.decide(d).await;
-                self.after_decision(decided, &press, &name, Some(&q.id), Some(msg))
+                // Said on the button and the message already.
+                let _stale = self
+                    .after_decision(decided, &press, &name, Some(&q.id), Some(msg))
                     .await;
             }
             Judged::AlreadyThisPress => {
@@ -107,7 +109,8 @@ impl Inner {
         }
     }
 
-    /// What a decision came to, said on the button (if pressed) and the gate's messages.
+    /// What a decision came to, said on the button (if pressed) and the gate's messages;
+    /// answers why it went stale, if it did (for a reason given by reply, to say in the chat).
     pub(crate) async fn after_decision(
         &self,
         decided: loom_service::Result<u64>,
@@ -115,7 +118,7 @@ impl Inner {
         name: &str,
         query: Option<&str>,
         msg: Option<&Message>,
-    ) {
+    ) -> Option<String> {
         let verdict = if press.approve {
             "Approved"
         } else {
@@ -134,7 +137,7 @@ impl Inner {
                     self.answer(q, &format!("Not recorded: {}", e.message), true)
                         .await;
                 }
-                return;
+                return None;
             }
         };
         match outcome {
@@ -147,6 +150,7 @@ impl Inner {
                     let gate = self.gate(press.run, press.gate).ok().flatten();
                     self.edit_stale(m, gate.as_ref(), press, &why).await;
                 }
+                Some(why)
             }
             _ => {
                 if let Some(q) = query {
@@ -154,6 +158,7 @@ impl Inner {
                         .await;
                 }
                 self.show_decided(press.run, press.gate, msg).await;
+                None
             }
         }
     }

@@ -197,3 +197,39 @@ fn a_conflict_stops_the_bot_and_a_migrated_group_is_followed() {
     // The engine goes on without it.
     assert!(svc.handle().reader().status().is_ok());
 }
+
+#[test]
+fn a_reason_for_a_gate_decided_meanwhile_records_nothing_and_says_so() {
+    let dir = project_dir();
+    let fake = FakeTelegram::start(TOKEN);
+    let rt = rt();
+    let (svc, _stop) = start_bot(&rt, dir.path(), &fake);
+    open_task(&rt, &svc);
+    let (mid, params) = gate_message(&fake);
+    fake.press(CHAT, ANN, mid, &button(&params, 1));
+    fake.wait_call("sendMessage", WAIT, |p| {
+        p["reply_markup"]["force_reply"] == true
+    })
+    .unwrap();
+    let g = finish_gate(&svc);
+    let mut d = Decision::new(&g.id.to_string(), true, None, Origin::human("bob", "cli"));
+    d.shown_hash = Some(g.shown_hash.clone());
+    svc.handle().decide_blocking(d).unwrap();
+    let before = decisions(&svc);
+    fake.say(CHAT, ANN, "too late", None);
+    let told = fake
+        .wait_call("sendMessage", WAIT, |p| {
+            p["text"].as_str().unwrap_or("").starts_with("Not recorded")
+        })
+        .unwrap();
+    assert!(
+        told.params["text"]
+            .as_str()
+            .unwrap()
+            .contains("approved by bob via cli"),
+        "{:?}",
+        told.params
+    );
+    assert_eq!(decisions(&svc), before);
+    assert_eq!(finish_gate(&svc).decided_by.as_deref(), Some("bob"));
+}

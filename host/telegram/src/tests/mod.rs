@@ -141,6 +141,10 @@ fn settings_take_the_token_from_the_environment_and_want_numeric_user_ids() {
     assert!(Settings::from_config(&bad, |_| Some(TOKEN.into())).is_err());
     let s = Settings::from_config(&c, |_| Some(format!(" {TOKEN}\n"))).unwrap();
     assert_eq!((s.token.as_str(), s.users[&ANN].as_str()), (TOKEN, "ann"));
+    assert!(
+        !format!("{s:?}").contains(TOKEN),
+        "Debug leaves the token out"
+    );
     let parsed: loom_engine::Config = loom_engine::Config::parse(
         "[telegram]\ntoken_env = \"T\"\nchats = [-100123]\nusers = { \"42\" = \"ann\" }\n",
     )
