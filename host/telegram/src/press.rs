@@ -49,7 +49,8 @@ fn judge(gate: Option<&Gate>, press: &Press, name: &str) -> Judged {
 impl Inner {
     /// Answers a press; a failure to answer is logged (the decision, if any, stands).
     async fn answer(&self, id: &str, text: &str, alert: bool) {
-        if let Err(e) = retrying(|| self.api.answer_callback_query(id, text, alert)).await {
+        let text = render::answer_text(text);
+        if let Err(e) = retrying(|| self.api.answer_callback_query(id, &text, alert)).await {
             say(&format!("cannot answer a button press: {e}"));
         }
     }

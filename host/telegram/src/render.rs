@@ -10,6 +10,12 @@ pub const TEXT_CHARS_MAX: usize = 4096;
 /// Telegram's limit on a button's callback data.
 pub const CALLBACK_BYTES_MAX: usize = 64;
 
+/// Characters of a task title or gate name a message shows.
+const TITLE_CHARS_MAX: usize = 200;
+
+/// Telegram's limit on the note a button press is answered with.
+pub const ANSWER_CHARS_MAX: usize = 200;
+
 /// Hex digits of the shown hash a button carries: enough that another content colliding is
 /// out of the question, well over the engine's minimum of 8.
 pub const HASH_PREFIX_CHARS: usize = 16;
@@ -109,9 +115,17 @@ pub fn keyboard(gate: &Gate) -> serde_json::Value {
 
 /// The lines naming a gate, its run and its task.
 fn header(gate: &Gate, task: Option<&str>) -> String {
-    let mut s = format!("<b>Gate {}</b> · run #{}", escape(&gate.name), gate.run_id);
+    let mut s = format!(
+        "<b>Gate {}</b> · run #{}",
+        escape_cut(&gate.name, TITLE_CHARS_MAX),
+        gate.run_id
+    );
     if let Some(t) = task {
-        s.push_str(&format!("\nTask: <i>{}</i>", escape(t)));
+        // A title may be 4 KiB; the message has room for what the decider is shown.
+        s.push_str(&format!(
+            "\nTask: <i>{}</i>",
+            escape_cut(t, TITLE_CHARS_MAX)
+        ));
     }
     s
 }
@@ -170,8 +184,8 @@ pub fn decided_message(gate: &Gate, task: Option<&str>, run_state: &str) -> Stri
 pub fn stale_message(gate_name: &str, run: u64, why: &str) -> String {
     format!(
         "<b>Gate {}</b> · run #{run}\n\nThis button is stale: {}. Nothing was decided.",
-        escape(gate_name),
-        escape(why)
+        escape_cut(gate_name, TITLE_CHARS_MAX),
+        escape_cut(why, 1000)
     )
 }
 
@@ -194,4 +208,14 @@ pub fn escape_cut(text: &str, chars_max: usize) -> String {
     } else {
         s
     }
+}
+
+/// A button's answer cut to Telegram's limit (plain text: answers are not parsed as HTML).
+pub fn answer_text(text: &str) -> String {
+    if text.chars().count() <= ANSWER_CHARS_MAX {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(ANSWER_CHARS_MAX - 1).collect();
+    s.push('…');
+    s
 }

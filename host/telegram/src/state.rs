@@ -1,4 +1,5 @@
-//! What the bot remembers across restarts, in `.loom/telegram.json`: which gate messages it
+//! What the bot remembers across restarts, in `.loom/cache/telegram.json` (this machine's, and
+//! ignored by git like the rest of `cache/`): which gate messages it
 //! sent (so a restart does not send every pending gate again), which rejections wait for a
 //! reason, and which groups moved to a supergroup. Only ids and hashes: no token, no text.
 //!
@@ -48,7 +49,7 @@ pub struct State {
 }
 
 pub fn path(root: &Path) -> PathBuf {
-    root.join(".loom").join("telegram.json")
+    root.join(".loom").join("cache").join("telegram.json")
 }
 
 impl State {
@@ -74,6 +75,9 @@ impl State {
 
     pub fn save(&self, root: &Path) -> std::io::Result<()> {
         let p = path(root);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         let tmp = p.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(&tmp, bytes)?;

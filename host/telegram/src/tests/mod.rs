@@ -201,6 +201,15 @@ fn buttons_fit_64_bytes_and_messages_are_escaped_and_cut_to_4096_chars() {
     );
     let short = render::gate_message(&gate("ok", "accept"), None);
     assert!(!short.contains("cut to fit"), "{short}");
+    let long = render::gate_message(&g, Some(&"t".repeat(4096)));
+    assert!(
+        long.chars().count() <= render::TEXT_CHARS_MAX,
+        "a long title still fits"
+    );
+    assert_eq!(
+        render::answer_text(&"x".repeat(500)).chars().count(),
+        render::ANSWER_CHARS_MAX
+    );
     let u = render::gate_message(&gate("may or may not", "uncertain:r1/work#1#2"), None);
     assert!(u.contains("Uncertain effect"), "{u}");
 }
