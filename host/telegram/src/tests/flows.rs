@@ -233,3 +233,63 @@ fn a_reason_for_a_gate_decided_meanwhile_records_nothing_and_says_so() {
     assert_eq!(decisions(&svc), before);
     assert_eq!(finish_gate(&svc).decided_by.as_deref(), Some("bob"));
 }
+
+/// The text of the first message sent after `after` calls of sendMessage that `pred` accepts.
+fn sent_after(fake: &FakeTelegram, after: usize, pred: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let calls = fake.calls("sendMessage");
+        if let Some(c) = calls[after.min(calls.len())..]
+            .iter()
+            .find(|c| pred(c.params["text"].as_str().unwrap_or("")))
+        {
+            return c.params["text"].as_str().unwrap().to_owned();
+        }
+        assert!(start.elapsed() < WAIT, "the message never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn commands_answer_allowed_users_only_and_a_stopped_run_is_reported_with_its_rule() {
+    let dir = project_dir();
+    let fake = FakeTelegram::start(TOKEN);
+    let rt = rt();
+    let (svc, _stop) = start_bot(&rt, dir.path(), &fake);
+    open_task(&rt, &svc);
+    gate_message(&fake);
+    let n = fake.calls("sendMessage").len();
+    // Someone not allow-listed is not answered; the next answer is to ann's /status.
+    fake.say(CHAT, EVE, "/status", None);
+    fake.say(CHAT, ANN, "/status@loom_test_bot", None);
+    let status = sent_after(&fake, n, |_| true);
+    assert!(
+        status.contains("Run #1: waiting") && status.contains("gate finish"),
+        "{status}"
+    );
+    fake.say(CHAT, ANN, "/log", None);
+    let log = sent_after(&fake, n + 1, |_| true);
+    assert!(
+        log.contains("#1 start") && log.contains("gate-open"),
+        "{log}"
+    );
+    fake.say(CHAT, ANN, "/gates", None);
+    let again = sent_after(&fake, n + 2, |_| true);
+    assert!(again.contains("Gate finish"), "{again}");
+    let last = fake.calls("sendMessage").pop().unwrap();
+    assert!(last.params["reply_markup"]["inline_keyboard"].is_array());
+    assert_eq!(
+        fake.calls("sendMessage").len(),
+        n + 3,
+        "three answers, none of them to eve"
+    );
+    drop(svc);
+
+    // A rule refuses the worker's result: the run stops, and the chat is told which rule.
+    let dir = project_replying("FORBIDDEN");
+    let fake = FakeTelegram::start(TOKEN);
+    let (svc, _stop) = start_bot(&rt, dir.path(), &fake);
+    open_task(&rt, &svc);
+    let stopped = sent_after(&fake, 0, |t| t.contains("stopped"));
+    assert!(stopped.contains("no-forbidden"), "{stopped}");
+}

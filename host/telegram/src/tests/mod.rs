@@ -42,6 +42,11 @@ fn settings(base: &str) -> Settings {
 }
 
 fn project_dir() -> tempfile::TempDir {
+    project_replying("all <b>done</b>")
+}
+
+/// A testkit project whose worker replies `text` (three times).
+fn project_replying(text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     project::init(dir.path()).unwrap();
     std::fs::write(
@@ -49,7 +54,7 @@ fn project_dir() -> tempfile::TempDir {
         "default_chain = [\"scripted:replies.toml\"]\n",
     )
     .unwrap();
-    let reply = "[[reply]]\nrole = \"worker\"\ntext = \"all <b>done</b>\"\n\n";
+    let reply = format!("[[reply]]\nrole = \"worker\"\ntext = \"{text}\"\n\n");
     std::fs::write(dir.path().join("replies.toml"), reply.repeat(3)).unwrap();
     dir
 }
