@@ -393,4 +393,6 @@ fn without_the_token_the_server_runs_and_says_why_the_bot_did_not() {
     );
     start_task(&dir);
     assert!(fake.calls("getUpdates").is_empty() && fake.calls("sendMessage").is_empty());
+    drop(served);
+    assert_replays_identically(&dir);
 }
