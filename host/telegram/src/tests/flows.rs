@@ -293,3 +293,20 @@ fn commands_answer_allowed_users_only_and_a_stopped_run_is_reported_with_its_rul
     let stopped = sent_after(&fake, 0, |t| t.contains("stopped"));
     assert!(stopped.contains("no-forbidden"), "{stopped}");
 }
+
+#[test]
+fn a_refused_token_stops_the_bot_and_is_never_shown() {
+    let dir = project_dir();
+    let fake = FakeTelegram::start(TOKEN);
+    let rt = rt();
+    let svc = Service::start(dir.path(), "http").unwrap();
+    let mut s = settings(&fake.base());
+    s.token = "999:WRONG-secret".into();
+    let bot = Bot::new(s, svc.handle()).unwrap();
+    assert!(!bot.describe().contains("WRONG-secret"));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let r = rt.block_on(async { tokio::time::timeout(WAIT, bot.run(rx)).await });
+    let e = r.expect("the bot stopped").unwrap_err();
+    assert!(matches!(e, TelegramError::TokenRefused(..)), "{e}");
+    assert!(e.to_string().contains("LOOM_TG_TEST") && !e.to_string().contains("WRONG-secret"));
+}
