@@ -17,5 +17,6 @@ mod test_providers;
 mod test_race;
 mod test_replay;
 mod test_serve;
+mod test_telegram;
 mod test_torture;
 mod test_verify;

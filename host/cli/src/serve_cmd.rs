@@ -76,6 +76,7 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
         )
     })?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_rx_bot = stop_rx.clone();
     let login_code = users::new_token()?;
     let router = loom_http::router(
         service.handle(),
@@ -91,6 +92,7 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
     outln!("loom serving {} at http://{addr}/api/v1/", root.display());
     outln!("  events: http://{addr}/api/v1/events (add users with `loom serve --add-user NAME`)");
     outln!("  dashboard (this link logs in once): http://{addr}/login?code={login_code}");
+    start_telegram(service.handle(), stop_rx_bot);
     let shutdown = async move {
         stop_signal().await;
         // End the event streams, or the graceful shutdown would wait for them forever.
@@ -103,6 +105,23 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
     served.context("the server failed")?;
     outln!("loom serve stopped");
     Ok(exit::OK)
+}
+
+/// The Telegram bot beside the server when `[telegram]` is configured, on the same engine and
+/// stop signal. It never stops the server: a bot that cannot start or that stops says why.
+fn start_telegram(handle: loom_service::EngineHandle, stop: tokio::sync::watch::Receiver<bool>) {
+    match loom_telegram::setup(handle) {
+        loom_telegram::Setup::NotConfigured => {}
+        loom_telegram::Setup::Unusable(e) => errln!("telegram: not started: {e}"),
+        loom_telegram::Setup::Ready(bot) => {
+            outln!("  telegram: {}", bot.describe());
+            tokio::spawn(async move {
+                if let Err(e) = bot.run(stop).await {
+                    errln!("telegram: {e}");
+                }
+            });
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM. If a handler cannot be installed, that signal keeps its default

@@ -78,6 +78,29 @@ pub struct McpConfig {
     pub human_gates: HumanGates,
 }
 
+/// The Telegram bot inside `loom serve` (`[telegram]`). The token is never in the config: it
+/// names the environment variable that holds it, so a committed config leaks nothing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The environment variable holding the bot token (from BotFather).
+    pub token_env: String,
+    /// Chats the bot posts to and listens in (ids as Telegram gives them; groups are negative).
+    #[serde(default)]
+    pub chats: Vec<i64>,
+    /// Telegram user ids (as TOML keys, quoted) allowed to decide, each with the name their
+    /// decisions are recorded under.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+    /// Where the Bot API lives; a test points it at a loopback server.
+    #[serde(default = "telegram_api_base")]
+    pub api_base: String,
+}
+
+fn telegram_api_base() -> String {
+    "https://api.telegram.org".into()
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -104,6 +127,7 @@ pub struct Config {
     /// Prices by model name (as the provider reports it).
     pub prices: BTreeMap<String, Price>,
     pub mcp: McpConfig,
+    pub telegram: Option<TelegramConfig>,
 }
 
 impl Default for Config {
@@ -124,6 +148,7 @@ impl Default for Config {
             budget: BudgetConfig::default(),
             prices: BTreeMap::new(),
             mcp: McpConfig::default(),
+            telegram: None,
         }
     }
 }
@@ -297,6 +322,13 @@ pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the v
 # that declare elicitation), and records their answer as theirs.
 # [mcp]
 # human_gates = "refuse"   # refuse | elicit
+
+# A Telegram bot inside `loom serve`: human gates reach the allowed chats with Approve / Reject
+# buttons, and a press by an allowed user is their decision. The token stays in the environment.
+# [telegram]
+# token_env = "LOOM_TELEGRAM_TOKEN"
+# chats = [123456789]
+# users = { "123456789" = "ann" }
 
 # Settings handed to the bundle, frozen into each run when it starts.
 # [bundle]

@@ -30,7 +30,7 @@ pub mod workspace;
 
 pub use api::{ChainReport, DriveReport, LogEntry, Status, RUN_FORMAT};
 pub use commands::AbandonOutcome;
-pub use config::{Config, HumanGates, McpConfig, Policy};
+pub use config::{Config, HumanGates, McpConfig, Policy, TelegramConfig};
 pub use driver::UNCERTAIN_PREFIX;
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{Observer, Silent};
