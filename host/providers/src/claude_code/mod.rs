@@ -49,6 +49,41 @@ pub struct ClaudeCodeProvider {
 }
 
 impl ClaudeCodeProvider {
+    /// Whether the CLI is logged in, asked without a billed call (`claude auth status --json`):
+    /// `--version` alone says ok for a CLI that would fail every call with "Not logged in".
+    /// A CLI too old to answer is reported as not checked, not as a failure.
+    fn login(&self, timeout: Duration) -> Result<String, ProviderError> {
+        let args = ["auth", "status", "--json"].map(std::ffi::OsString::from);
+        let output = process::run(&self.bin, &args, None, &std::env::temp_dir(), timeout)
+            .map_err(|e| self.run_error(e, timeout))?;
+        let status: Option<serde_json::Value> = serde_json::from_slice(&output.stdout).ok();
+        match status
+            .as_ref()
+            .and_then(|v| v.get("loggedIn"))
+            .and_then(|v| v.as_bool())
+        {
+            Some(true) => {
+                let method = status
+                    .as_ref()
+                    .and_then(|v| v["authMethod"].as_str())
+                    .unwrap_or("?")
+                    .to_owned();
+                Ok(format!(", logged in ({method})"))
+            }
+            Some(false) => Err(spec::config(
+                NAME,
+                "the Claude Code CLI is not logged in, so every call would fail".into(),
+                "run `claude auth login` (a Claude subscription), or give it an API key in \
+                 ANTHROPIC_API_KEY"
+                    .into(),
+            )),
+            None => Ok(format!(
+                ", login not checked (`claude auth status --json` gave no answer: {})",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )),
+        }
+    }
+
     pub(crate) fn from_spec(arg: &str, env: Env<'_>) -> Result<ClaudeCodeProvider, ProviderError> {
         let options = Options::parse(NAME, arg, OPTIONS)?;
         let max_turns = options.positive("max_turns")?.unwrap_or(DEFAULT_MAX_TURNS);
@@ -244,7 +279,11 @@ impl Provider for ClaudeCodeProvider {
                 format!("reinstall the Claude Code CLI or set {BIN_VAR} to a working binary"),
             ));
         }
-        Ok(format!("`{}` {version}", self.bin.display()))
+        Ok(format!(
+            "`{}` {version}{}",
+            self.bin.display(),
+            self.login(timeout)?
+        ))
     }
 
     fn complete(

@@ -23,6 +23,9 @@ pub(super) struct Output {
     pub stderr: Vec<u8>,
 }
 
+/// The Claude Code CLI's own retry count of API errors.
+pub(super) const RETRIES_VAR: &str = "CLAUDE_CODE_MAX_RETRIES";
+
 pub(super) enum RunError {
     Spawn(std::io::Error),
     TimedOut,
@@ -46,7 +49,11 @@ pub(super) fn run(
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // loom owns the retry policy (`max_retries`, then the next provider in the chain): the
+        // CLI's own retries of a 429 or 529 would turn one call into minutes of silent waiting
+        // and report a timeout instead of the error.
+        .env(RETRIES_VAR, "0");
     // Its own process group, so a timeout can kill claude and every tool it started at once.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);

@@ -332,3 +332,59 @@ fn check_runs_the_version_and_names_a_missing_binary() {
     let err = missing.check().unwrap_err().to_string();
     assert!(err.contains("was not found"), "{err}");
 }
+
+#[test]
+fn check_asks_whether_the_cli_is_logged_in_without_a_billed_call() {
+    let script = |logged_in: &str, code: i32| {
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo '2.1.330 (Claude Code)'; exit 0; fi\n\
+             if [ \"$1 $2 $3\" = 'auth status --json' ]; then echo '{logged_in}'; exit {code}; fi\n\
+             echo billed > billed.txt; exit 9\n"
+        )
+    };
+    let out = Stub::with_script(
+        &script(r#"{"loggedIn":false,"authMethod":"none"}"#, 1),
+        "",
+        0,
+    );
+    let err = {
+        let p = out.provider("claude-code:");
+        let _r = FORK.read().unwrap();
+        p.check().unwrap_err()
+    };
+    assert!(matches!(err, ProviderError::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("not logged in"), "{err}");
+    assert!(err.hint().unwrap().contains("claude auth login"), "{err}");
+
+    let ok = Stub::with_script(
+        &script(r#"{"loggedIn":true,"authMethod":"oauth_token"}"#, 0),
+        "",
+        0,
+    );
+    let said = {
+        let p = ok.provider("claude-code:");
+        let _r = FORK.read().unwrap();
+        p.check().unwrap()
+    };
+    assert!(
+        said.contains("2.1.330") && said.contains("logged in (oauth_token)"),
+        "{said}"
+    );
+    for s in [&out, &ok] {
+        assert!(
+            !s.dir.path().join("billed.txt").exists(),
+            "check made a call"
+        );
+    }
+}
+
+/// loom owns the retry policy: the CLI is told not to retry API errors itself.
+#[test]
+fn the_cli_is_told_not_to_retry_on_its_own() {
+    let script =
+        "#!/bin/sh\nprintf '%s' \"$CLAUDE_CODE_MAX_RETRIES\" > retries.txt\ncat out.json\n";
+    let stub = Stub::with_script(script, fixture!("claude-json-output.json"), 0);
+    let (result, _) = stub.call("claude-sonnet-4-5", &stub.request());
+    result.unwrap();
+    assert_eq!(stub.file("retries.txt"), "0");
+}
