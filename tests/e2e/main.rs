@@ -3,6 +3,7 @@
 //! with the scripted provider at the (only) network edge.
 
 mod common;
+mod test_browser;
 mod test_crash;
 mod test_demo;
 mod test_gates;

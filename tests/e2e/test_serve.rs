@@ -22,15 +22,15 @@ fn demo_project() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// A running `loom serve`, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     /// What it prints, line by line.
-    lines: mpsc::Receiver<String>,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub(crate) fn start(dir: &Path) -> Server {
         let child = Command::new(LOOM)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .current_dir(dir)
@@ -76,7 +76,7 @@ impl Server {
     }
 
     /// SIGTERM, and the exit code of a clean stop.
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let start = Instant::now();

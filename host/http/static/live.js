@@ -96,6 +96,8 @@
     else if (e.event === "run-status-changed" && status) {
       status.textContent = "";
       status.appendChild(el("span", "badge " + e.status, e.status));
+      var why = document.getElementById("why");
+      if (why) { why.textContent = e.reason || ""; why.hidden = !e.reason; }
     } else if (e.event === "gate-decided") {
       document.querySelectorAll('section.gate[data-run="' + e.run + '"][data-gate="' + e.gate + '"]').forEach(function (card) {
         var box = card.querySelector(".outcome");

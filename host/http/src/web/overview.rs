@@ -59,7 +59,7 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
                 div class="card" { div class="label" { "Bundle" } div class="value" { (run.bundle_name) " " (run.bundle_version) } }
             }
             @if let Some(why) = &run.stop_reason {
-                p class="callout warn" { (why) @if let Some(stop) = &st.stop { br; "What to do: " (stop.hint()) } }
+                p id="why" class="callout warn" { (why) @if let Some(stop) = &st.stop { br; "What to do: " (stop.hint()) } }
             }
             @if let Some(d) = &st.driver {
                 p class="muted" { "Driven by " (d.describe()) }

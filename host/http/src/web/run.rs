@@ -97,7 +97,7 @@ pub fn render_run_page(page: &TickPage, verify: Option<&[ChainReport]>, csrf: &s
             div class="card" { div class="label" { "Cost" } div class="value" { (layout::cost(&page.usage)) } }
             div class="card" { div class="label" { "Bundle" } div class="value" { (run.bundle_name) " " (run.bundle_version) } }
         }
-        @if let Some(why) = &run.stop_reason { p class="callout warn" { (why) } }
+        @if let Some(why) = &run.stop_reason { p id="why" class="callout warn" { (why) } }
         div id="effect" class="effect" role="status" aria-live="polite" {}
         @for g in page.gates.iter().filter(|g| g.status == GateStatus::Pending) { (gates::card(g, &s)) }
         h2 { "Timeline" }
