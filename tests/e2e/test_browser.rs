@@ -234,6 +234,15 @@ fn the_dashboard_decides_a_gate_by_click_follows_the_run_live_and_refuses_a_stal
         b.shot("overview").await;
         b.d().set_window_rect(0, 0, 390, 844).await.unwrap();
         b.shot("overview-phone").await;
+        // On a phone the page fits its width: nothing scrolls sideways (text in a `pre`
+        // scrolls inside its own box).
+        let wide = b
+            .js("var w = document.documentElement.clientWidth; \
+                 return Array.from(document.querySelectorAll('main *')) \
+                   .filter(function (e) { return !e.closest('pre') && e.getBoundingClientRect().right > w + 1; }) \
+                   .map(function (e) { return e.tagName + '.' + e.className; }).slice(0, 5)")
+            .await;
+        assert_eq!(wide, serde_json::json!([]), "wider than a phone");
         b.d().set_window_rect(0, 0, 1280, 900).await.unwrap();
 
         b.d().goto(format!("{base}/runs")).await.unwrap();
