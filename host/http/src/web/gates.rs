@@ -4,7 +4,7 @@
 //! says so). A gate loom opened for an uncertain effect says what may have happened.
 
 use super::layout::{self, Nav};
-use super::{read, session, App, Session};
+use super::{login_needed, read, session, App, Session};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -90,9 +90,8 @@ fn history(gates: &[Gate]) -> Markup {
 }
 
 pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(s) = session(&app, &headers) else {
+        return login_needed();
     };
     let (gates, last) = match read(&app, |r| {
         let st = r.status()?;
@@ -160,8 +159,8 @@ pub async fn decide(
 ) -> Response {
     let from_script = headers.get("x-loom-fetch").is_some();
     let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(_) => {
+        Some(s) => s,
+        None => {
             return answer(
                 from_script,
                 StatusCode::UNAUTHORIZED,

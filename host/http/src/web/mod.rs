@@ -76,15 +76,17 @@ pub(crate) struct Session {
     pub csrf: String,
 }
 
-/// The session of `headers`, or the page that says how to log in.
-fn session(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
-    match app.web.session(headers) {
-        Some(csrf) => Ok(Session { csrf }),
-        None => Err(layout::error_page(
-            StatusCode::UNAUTHORIZED,
-            "Log in with the one-time link `loom serve` printed when it started.",
-        )),
-    }
+/// The session of `headers`, if it has one.
+fn session(app: &App, headers: &HeaderMap) -> Option<Session> {
+    app.web.session(headers).map(|csrf| Session { csrf })
+}
+
+/// The page that says how to log in.
+fn login_needed() -> Response {
+    layout::error_page(
+        StatusCode::UNAUTHORIZED,
+        "Log in with the one-time link `loom serve` printed when it started.",
+    )
 }
 
 /// The pages (reads, under the read timeout).
@@ -214,8 +216,8 @@ pub async fn events(
     headers: HeaderMap,
     q: Result<Query<crate::sse::AfterQuery>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = session(&app, &headers) {
-        return r;
+    if session(&app, &headers).is_none() {
+        return login_needed();
     }
     crate::sse::events(State(app), headers, q)
         .await

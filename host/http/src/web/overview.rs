@@ -2,7 +2,7 @@
 //! running now with its live line, the gates waiting, and the newest ticks as they come.
 
 use super::layout::{self, Nav};
-use super::{gates, read, session, tick, App};
+use super::{gates, login_needed, read, session, tick, App};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -13,9 +13,8 @@ use std::sync::Arc;
 const RECENT_TICKS: usize = 8;
 
 pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(s) = session(&app, &headers) else {
+        return login_needed();
     };
     let (st, recent) = match read(&app, |r| {
         let st = r.status()?;

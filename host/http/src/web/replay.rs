@@ -3,7 +3,7 @@
 //! it is identical, or, where it departs, both sides of the first differing tick.
 
 use super::layout::{self, Nav};
-use super::{session, App};
+use super::{login_needed, session, App};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -61,9 +61,8 @@ pub async fn run(
     Path(run): Path<u64>,
     form: Result<Form<ReplayForm>, FormRejection>,
 ) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(s) = session(&app, &headers) else {
+        return login_needed();
     };
     if form.map(|Form(f)| f.csrf != s.csrf).unwrap_or(true) {
         return layout::error_page(

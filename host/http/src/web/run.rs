@@ -4,7 +4,7 @@
 //! chain's verify status (on asking: it walks every tick) and a Replay button.
 
 use super::layout::{self, Nav, TIMELINE_PAGE};
-use super::{gates, read, session, tick, App, Session};
+use super::{gates, login_needed, read, session, tick, App, Session};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -149,9 +149,8 @@ pub async fn page(
     Path(run): Path<u64>,
     q: Result<Query<RunQuery>, QueryRejection>,
 ) -> Response {
-    let s = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(s) = session(&app, &headers) else {
+        return login_needed();
     };
     let (before, verify) = match q {
         Ok(Query(q)) => (q.before, q.verify.unwrap_or(false)),

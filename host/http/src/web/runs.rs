@@ -2,7 +2,7 @@
 //! `?status=done` (any run status) keeps only those.
 
 use super::layout::{self, Nav};
-use super::{read, session, App};
+use super::{login_needed, read, session, App};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,8 +22,8 @@ pub async fn page(
     headers: HeaderMap,
     q: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = session(&app, &headers) {
-        return r;
+    if session(&app, &headers).is_none() {
+        return login_needed();
     }
     let asked = q
         .ok()

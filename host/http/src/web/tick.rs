@@ -3,7 +3,7 @@
 //! them clipped inside each timeline entry; `/runs/{id}/ticks/{seq}` shows them in full.
 
 use super::layout::{self, clip, Nav};
-use super::{read, session, App};
+use super::{login_needed, read, session, App};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -139,8 +139,8 @@ pub async fn page(
     headers: HeaderMap,
     Path((run, seq)): Path<(u64, u64)>,
 ) -> Response {
-    if let Err(r) = session(&app, &headers) {
-        return r;
+    if session(&app, &headers).is_none() {
+        return login_needed();
     }
     let t = match read(&app, move |r| r.tick_detail(run, seq)).await {
         Ok(t) => t,
