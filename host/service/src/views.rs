@@ -234,3 +234,7 @@ pub(crate) fn run_summaries(store: &Store) -> loom_kernel::Result<Vec<RunSummary
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "views_tests.rs"]
+mod tests;
