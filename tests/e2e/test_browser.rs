@@ -3,178 +3,14 @@
 //! one-time link, decides gates by clicking, watches ticks arrive without a reload, and
 //! checks that markup in a model's reply stays text. Screenshots of each page are written to
 //! `target/screenshots/`.
-//!
-//! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the tests fail (CI installs them);
-//! `LOOM_SKIP_BROWSER=1` skips them on a machine that cannot have a browser.
+//! The browser itself is in `browser.rs`.
 
+use crate::browser::*;
 use crate::common::*;
 use crate::test_serve::Server;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 use thirtyfour::prelude::*;
-
-const WAIT: Duration = Duration::from_secs(60);
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// Whether to run: the browser is there, or skipping was asked for; otherwise a clear failure.
-fn browser_wanted() -> bool {
-    if std::env::var("LOOM_SKIP_BROWSER").is_ok_and(|v| v == "1") {
-        eprintln!("LOOM_SKIP_BROWSER=1: the browser tests are skipped");
-        return false;
-    }
-    for bin in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(bin).exists(),
-            "{bin} is missing: install it with `apt-get install -y chromium chromium-driver` \
-             (or set LOOM_SKIP_BROWSER=1 to skip the browser tests)"
-        );
-    }
-    true
-}
-
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// chromedriver on a free port and a browser session in it; both end when dropped.
-struct Browser {
-    driver: Option<WebDriver>,
-    chromedriver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let chromedriver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let profile = tempfile::tempdir().unwrap();
-        let mut browser = Browser {
-            driver: None,
-            chromedriver,
-            _profile: profile,
-        };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < WAIT, "chromedriver never listened");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut caps = DesiredCapabilities::chrome();
-        caps.set_binary(CHROMIUM).unwrap();
-        // Without the networking switches Chromium waits for the network on a closed one.
-        for arg in [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,900",
-        ] {
-            caps.add_arg(arg).unwrap();
-        }
-        caps.add_arg(&format!(
-            "--user-data-dir={}",
-            browser._profile.path().display()
-        ))
-        .unwrap();
-        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
-            .await
-            .unwrap();
-        browser.driver = Some(driver);
-        browser
-    }
-
-    fn d(&self) -> &WebDriver {
-        self.driver.as_ref().unwrap()
-    }
-
-    async fn shot(&self, name: &str) {
-        let path = screenshots().join(format!("{name}.png"));
-        self.d().screenshot(&path).await.unwrap();
-    }
-
-    /// The `data-seq` of the timeline's tick of step `step` (on a run page).
-    async fn seq_of_step(&self, step: &str) -> u64 {
-        let xpath =
-            format!("//li[contains(@class,'tick')][.//span[@class='step' and text()='{step}']]");
-        let li = self.d().find(By::XPath(xpath)).await.unwrap();
-        li.attr("data-seq").await.unwrap().unwrap().parse().unwrap()
-    }
-
-    /// The text of the first element matching `css`, once it contains `needle`.
-    async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let start = Instant::now();
-        let mut last = String::new();
-        while start.elapsed() < WAIT {
-            if let Ok(els) = self.d().find_all(By::Css(css)).await {
-                for e in els {
-                    if let Ok(t) = e.text().await {
-                        // Rendered text: CSS may have upper-cased a label.
-                        if t.contains(needle) || t.to_lowercase().contains(&needle.to_lowercase()) {
-                            return t;
-                        }
-                        last = t;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = self.d().screenshot(&screenshots().join("failed.png")).await;
-        let url = self.d().current_url().await.map(|u| u.to_string());
-        panic!("no {css:?} ever said {needle:?} at {url:?}; the last one said {last:?}");
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.d()
-            .execute(script, vec![])
-            .await
-            .unwrap()
-            .json()
-            .clone()
-    }
-
-    async fn stop(mut self) {
-        if let Some(d) = self.driver.take() {
-            d.quit().await.unwrap();
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.chromedriver.kill();
-        let _ = self.chromedriver.wait();
-    }
-}
-
-fn run_async(f: impl std::future::Future<Output = ()>) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f);
-}
 
 /// The one-time login link `loom serve` printed.
 fn login_link(server: &Server) -> String {
@@ -337,20 +173,45 @@ fn the_dashboard_decides_a_gate_by_click_follows_the_run_live_and_refuses_a_stal
             .unwrap();
         b.wait_text("main", "Identical.").await;
         b.shot("replay").await;
+        let accept = accept_gate(&dir);
+        assert_eq!(
+            (
+                accept["status"].as_str(),
+                accept["decided_by"].as_str(),
+                accept["transport"].as_str()
+            ),
+            (Some("approved"), Some("tester"), Some("web")),
+            "{accept}"
+        );
+        assert_replays_identically(&dir);
+
+        // A record altered behind loom's back: the replay shows where, with both sides.
+        let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
+        db.execute(
+            "UPDATE gates SET summary = 'looks fine' WHERE name = 'accept'",
+            [],
+        )
+        .unwrap();
+        b.d().goto(format!("{base}/runs/1")).await.unwrap();
+        b.d()
+            .find(By::XPath("//button[text()='Replay this run']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_text("main", "Differs.").await;
+        let sides = b.wait_text(".sides", "Recorded").await;
+        assert!(sides.contains("Replayed"), "{sides}");
+        let first = b.wait_text("main h2", "First difference").await;
+        assert!(
+            first.contains(&format!("#{at_gate}")),
+            "the accept gate's tick: {first}"
+        );
+        b.shot("replay-differs").await;
         b.stop().await;
     });
-    let accept = accept_gate(&dir);
-    assert_eq!(
-        (
-            accept["status"].as_str(),
-            accept["decided_by"].as_str(),
-            accept["transport"].as_str()
-        ),
-        (Some("approved"), Some("tester"), Some("web")),
-        "{accept}"
-    );
     assert_eq!(server.stop(), Some(0));
-    assert_replays_identically(&dir);
 }
 
 #[test]
@@ -364,7 +225,8 @@ fn a_script_in_a_reply_stays_text_and_a_rejection_carries_its_reason() {
         reply("planner", hostile),
         reply("implementer", FIX_EVEN),
         reply("reviewer", r#"{"findings": []}"#),
-        reply("implementer", ADD_TEST),
+        // A rejected accept goes back to a fix; slow, so the pages can show it running.
+        reply("implementer", ADD_TEST).replace("'''\n\n", "'''\ndelay_ms = 4000\n\n"),
         reply("reviewer", r#"{"findings": []}"#),
     ]
     .concat();
@@ -439,8 +301,14 @@ fn a_script_in_a_reply_stays_text_and_a_rejection_carries_its_reason() {
         b.wait_text("section.gate .outcome", "Rejected").await;
         let decision = b.wait_text("#timeline li", "rejected gate accept").await;
         assert!(decision.to_lowercase().contains("decision"), "{decision}");
+        // The implementer works on the reason: its live line, then the overview's own.
+        b.wait_text("#effect", "implementer is working").await;
         assert_eq!(b.js("return window.stayed").await, "no reload");
         b.shot("run-rejected").await;
+        b.d().goto(format!("{base}/")).await.unwrap();
+        let running = b.wait_text("#effect", "running since tick").await;
+        assert!(running.contains("agent"), "{running}");
+        b.shot("overview-running").await;
 
         // The inbox lists it with its reason, and the next accept gate is waiting.
         b.d().goto(format!("{base}/gates")).await.unwrap();

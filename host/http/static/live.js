@@ -59,7 +59,9 @@
     li.dataset.seq = e.seq;
     var line = el("div", "line");
     line.appendChild(el("span", "seq", "#" + e.seq));
-    line.appendChild(el("span", "kind " + e.kind, e.kind));
+    // The stream spells a gate-opening tick `gateopen`; the pages say `gate-open`.
+    var kind = e.kind === "gateopen" ? "gate-open" : e.kind;
+    line.appendChild(el("span", "kind " + kind, kind));
     line.appendChild(el("span", "step", e.step || "–"));
     line.appendChild(el("span", "sum", e.summary));
     var open = el("a", "open", "open");
@@ -69,27 +71,29 @@
     list.appendChild(li);
     if (nticks) { nticks.textContent = e.seq; }
   }
+  // The running effect's line: its step, what it does, its latest progress note, seconds.
   function running(step, what) {
-    if (!effect) { return; }
+    if (!effect) { return null; }
     var since = Date.now();
+    var note = el("span", "muted");
+    var clock = el("span", "muted", "0 s");
     effect.textContent = "";
-    effect.appendChild(el("span", "spinner"));
-    effect.appendChild(document.createTextNode(" "));
-    effect.appendChild(el("strong", null, step));
-    var text = el("span", null, " " + what);
-    var clock = el("span", "muted");
-    effect.appendChild(text);
-    effect.appendChild(document.createTextNode(" · "));
-    effect.appendChild(clock);
+    [el("span", "spinner"), document.createTextNode(" "), el("strong", null, step),
+      document.createTextNode(": " + what + " "), note, document.createTextNode(" · "), clock]
+      .forEach(function (n) { effect.appendChild(n); });
     clearInterval(timer);
     timer = setInterval(function () { clock.textContent = Math.round((Date.now() - since) / 1000) + " s"; }, 1000);
-    return text;
+    return note;
   }
   var note = null;
   events.onmessage = function (m) {
     var e = JSON.parse(m.data);
     if (e.event === "effect-started") { note = running(e.step, e.what); return; }
-    if (e.event === "effect-progress") { if (note) { note.textContent = " " + e.note; } else { note = running(e.step, e.note); } return; }
+    if (e.event === "effect-progress") {
+      if (!note) { note = running(e.step, "working"); }
+      if (note) { note.textContent = "— " + e.note; }
+      return;
+    }
     if (e.event === "effect-finished") { clearInterval(timer); note = null; if (effect) { effect.textContent = ""; } return; }
     if (run !== null && e.run !== run) { return; }
     if (e.event === "tick-committed") { tick(e); }
