@@ -192,6 +192,8 @@ fn the_dashboard_decides_a_gate_by_click_follows_the_run_live_and_refuses_a_stal
             [],
         )
         .unwrap();
+        // Closed before the replay, as any other writer would be.
+        drop(db);
         b.d().goto(format!("{base}/runs/1")).await.unwrap();
         b.d()
             .find(By::XPath("//button[text()='Replay this run']"))

@@ -49,9 +49,6 @@
   var nticks = document.getElementById("nticks");
   var effect = document.getElementById("effect");
   var timer = null;
-  var events = new EventSource("/web/events?after=" + encodeURIComponent(live.dataset.last || "0"));
-  events.onopen = function () { if (conn) { conn.className = "conn live"; conn.textContent = "live"; } };
-  events.onerror = function () { if (conn) { conn.className = "conn down"; conn.textContent = "reconnecting…"; } };
   function tick(e) {
     if (!growing || document.getElementById("t" + e.seq)) { return; }
     var li = el("li", "tick new");
@@ -86,7 +83,7 @@
     return note;
   }
   var note = null;
-  events.onmessage = function (m) {
+  function onmessage(m) {
     var e = JSON.parse(m.data);
     if (e.event === "effect-started") { note = running(e.step, e.what); return; }
     if (e.event === "effect-progress") {
@@ -117,5 +114,21 @@
       p.setAttribute("role", "status");
       main.insertBefore(p, main.firstChild.nextSibling);
     }
-  };
+  }
+  // A stream per shown page, closed when the page is left: a browser keeps only a few
+  // connections per server, and a page kept in its back/forward cache would hold one.
+  var events = null;
+  var last = live.dataset.last || "0";
+  function connect() {
+    events = new EventSource("/web/events?after=" + encodeURIComponent(last));
+    events.onopen = function () { if (conn) { conn.className = "conn live"; conn.textContent = "live"; } };
+    events.onerror = function () { if (conn) { conn.className = "conn down"; conn.textContent = "reconnecting…"; } };
+    events.onmessage = function (m) {
+      if (m.lastEventId) { last = m.lastEventId; }
+      onmessage(m);
+    };
+  }
+  window.addEventListener("pagehide", function () { if (events) { events.close(); events = null; } });
+  window.addEventListener("pageshow", function () { if (!events) { connect(); } });
+  connect();
 })();
