@@ -8,7 +8,7 @@
 //! renders with its summary.
 
 use loom_kernel::{Fact, Gate, LedgerRow, Run, Store, TickRow, ViolationRow};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Ticks one timeline page holds at most.
@@ -26,12 +26,24 @@ pub struct Usage {
     pub effects: usize,
 }
 
+/// The fields of a ledger row's meta that count towards [`Usage`]; the rest is skipped
+/// unparsed (a long run has one per effect, and every page view sums them all).
+#[derive(Default, Deserialize)]
+struct MetaUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cost_usd: Option<f64>,
+}
+
 impl Usage {
-    fn add(&mut self, meta: &Value) {
+    fn add(&mut self, meta: &str) {
+        // A meta that is not an object with these fields (an old or damaged row) counts as
+        // an effect that used nothing known.
+        let m: MetaUsage = serde_json::from_str(meta).unwrap_or_default();
         self.effects += 1;
-        self.input_tokens += meta["input_tokens"].as_u64().unwrap_or(0);
-        self.output_tokens += meta["output_tokens"].as_u64().unwrap_or(0);
-        if let Some(c) = meta["cost_usd"].as_f64() {
+        self.input_tokens += m.input_tokens.unwrap_or(0);
+        self.output_tokens += m.output_tokens.unwrap_or(0);
+        if let Some(c) = m.cost_usd {
             *self.cost_usd.get_or_insert(0.0) += c;
         }
     }
@@ -39,7 +51,7 @@ impl Usage {
     pub fn of(ledger: &[LedgerRow]) -> Usage {
         let mut u = Usage::default();
         for l in ledger {
-            u.add(&serde_json::from_str(&l.meta).unwrap_or(Value::Null));
+            u.add(&l.meta);
         }
         u
     }
@@ -139,7 +151,7 @@ pub(crate) fn row_detail(store: &Store, row: &LedgerRow) -> loom_kernel::Result<
         })
         .unwrap_or_default();
     let mut usage = Usage::default();
-    usage.add(&meta);
+    usage.add(&row.meta);
     let diff = &result["diff"];
     let command = &result["command"];
     Ok(RowDetail {
