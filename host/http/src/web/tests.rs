@@ -58,3 +58,63 @@ fn every_page_forbids_inline_script_and_loads_only_its_own_files() {
         "{html}"
     );
 }
+
+fn gate(name: &str, summary: &str) -> loom_kernel::Gate {
+    loom_kernel::Gate {
+        id: 12,
+        run_id: 1,
+        name: name.into(),
+        status: loom_kernel::GateStatus::Pending,
+        decider: loom_kernel::Decider::Human,
+        risk: loom_kernel::Risk::High,
+        summary: summary.into(),
+        shown_hash: "ab".repeat(32),
+        opened_tick: 12,
+        decided_tick: None,
+        decided_by: None,
+        transport: None,
+        note: None,
+    }
+}
+
+#[test]
+fn a_gate_card_shows_its_text_and_binds_both_forms_to_its_hash_and_session() {
+    let s = super::Session {
+        csrf: "c5rf".into(),
+    };
+    let html =
+        super::gates::card(&gate("accept", "Diff: <i>x</i>\nTests: passed"), &s).into_string();
+    assert!(
+        html.contains("Diff: &lt;i&gt;x&lt;/i&gt;\nTests: passed"),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches(r#"name="csrf" value="c5rf""#).count(),
+        2,
+        "{html}"
+    );
+    let hash = format!(r#"name="shown_hash" value="{}""#, "ab".repeat(32));
+    assert_eq!(html.matches(&hash).count(), 2, "{html}");
+    assert!(html.contains(r#"action="/gates/12/decide""#), "{html}");
+    assert!(
+        html.contains(r#"<textarea id="reason-1-12" name="reason" required"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<label for="reason-1-12">"#), "{html}");
+    assert!(!html.contains("Uncertain effect"), "{html}");
+
+    let name = format!("{}r1/test#1#1", loom_engine::UNCERTAIN_PREFIX);
+    let html = super::gates::card(&gate(&name, "Step \"test\" was started"), &s).into_string();
+    assert!(
+        html.contains("Uncertain effect.") && html.contains("may or may not have happened"),
+        "{html}"
+    );
+
+    let mut agents = gate("review", "look");
+    agents.decider = loom_kernel::Decider::Agent;
+    let html = super::gates::card(&agents, &s).into_string();
+    assert!(
+        !html.contains("<form"),
+        "an agent's gate has no forms: {html}"
+    );
+}
