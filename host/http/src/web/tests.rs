@@ -118,3 +118,99 @@ fn a_gate_card_shows_its_text_and_binds_both_forms_to_its_hash_and_session() {
         "an agent's gate has no forms: {html}"
     );
 }
+
+fn tick(seq: u64, kind: loom_kernel::TickKind, summary: &str) -> loom_service::views::TickDetail {
+    loom_service::views::TickDetail {
+        tick: loom_kernel::TickRow {
+            run_id: 1,
+            seq,
+            unix_ms: 1_796_169_349_000 + seq,
+            kind,
+            step: Some("review".into()),
+            decider: None,
+            summary: summary.into(),
+            changes: "[]".into(),
+            prev_hash: "0".repeat(64),
+            hash: "1".repeat(64),
+        },
+        rows: Vec::new(),
+    }
+}
+
+#[test]
+fn an_older_page_of_a_run_links_both_ways_and_shows_findings_and_violations_as_text() {
+    let page = loom_service::views::TickPage {
+        run: loom_kernel::Run {
+            id: 1,
+            task_id: 1,
+            bundle_name: "code".into(),
+            bundle_version: "0.1.0".into(),
+            bundle_hash: "0".repeat(64),
+            status: loom_kernel::RunStatus::Stopped,
+            phase: "review".into(),
+            settings: "{}".into(),
+            stop_reason: Some("rule <no-secrets> fired".into()),
+            created_ms: 1_796_169_349_000,
+            last_seq: 400,
+            options: "{}".into(),
+        },
+        ticks: (200..=201)
+            .map(|s| tick(s, loom_kernel::TickKind::Effect, "reviewer said <b>hi</b>"))
+            .collect(),
+        older: Some(200),
+        newest: false,
+        usage: loom_service::views::Usage::default(),
+        title: "fix <it>".into(),
+        gates: Vec::new(),
+        facts: vec![loom_kernel::Fact {
+            kind: "finding".into(),
+            key: "F1".into(),
+            value: r#"{"severity":"blocking","status":"open","path":"a.py","text":"<img src=x>"}"#
+                .into(),
+            tick: 7,
+        }],
+        violations: vec![loom_kernel::ViolationRow {
+            run_id: 1,
+            seq: 9,
+            unix_ms: 0,
+            step: Some("apply".into()),
+            rule: "no-secrets".into(),
+            message: "a key in <code>".into(),
+            rows: vec!["fact:diff/latest".into()],
+        }],
+    };
+    let html = super::render_run_page(&page, None, "tok");
+    assert!(
+        html.contains(r#"<a href="?before=200">‹ older ticks</a>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/runs/1">newest ticks ›</a>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-newest="false""#), "{html}");
+    assert!(
+        html.contains("reviewer said &lt;b&gt;hi&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("fix &lt;it&gt;") && html.contains("rule &lt;no-secrets&gt; fired"));
+    assert!(
+        html.contains(r#"<span class="badge blocking">blocking</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;img src=x&gt;") && !html.contains("<img"),
+        "{html}"
+    );
+    assert!(html.contains("a key in &lt;code&gt;"), "{html}");
+    assert!(html.contains("<code>fact:diff/latest</code>"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/runs/1/ticks/9">#9</a>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="csrf" value="tok""#),
+        "the replay form: {html}"
+    );
+    assert!(html.contains("Verify the hash chain"), "{html}");
+}
