@@ -139,6 +139,17 @@ impl Browser {
         panic!("no {css:?} ever said {needle:?} at {url:?}; the last one said {last:?}");
     }
 
+    /// Makes the page see `prefers-color-scheme: SCHEME` (`""`: the system's again).
+    pub async fn color_scheme(&self, scheme: &str) {
+        let features =
+            serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        self.d()
+            .cdp()
+            .send_raw("Emulation.setEmulatedMedia", features)
+            .await
+            .unwrap();
+    }
+
     pub async fn js(&self, script: &str) -> Value {
         self.d()
             .execute(script, vec![])

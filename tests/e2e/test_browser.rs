@@ -79,6 +79,13 @@ fn the_dashboard_decides_a_gate_by_click_follows_the_run_live_and_refuses_a_stal
                    .map(function (e) { return e.tagName + '.' + e.className; }).slice(0, 5)")
             .await;
         assert_eq!(wide, serde_json::json!([]), "wider than a phone");
+        // Dark when the system is dark.
+        let background = "return getComputedStyle(document.body).backgroundColor";
+        assert_eq!(b.js(background).await, "rgb(247, 247, 245)");
+        b.color_scheme("dark").await;
+        assert_eq!(b.js(background).await, "rgb(21, 23, 27)");
+        b.shot("overview-phone-dark").await;
+        b.color_scheme("").await;
         b.d().set_window_rect(0, 0, 1280, 900).await.unwrap();
 
         b.d().goto(format!("{base}/runs")).await.unwrap();
