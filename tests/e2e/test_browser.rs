@@ -300,11 +300,19 @@ fn a_script_in_a_reply_stays_text_and_a_rejection_carries_its_reason() {
             .await
             .unwrap();
         field.send_keys(reason).await.unwrap();
+        // By keyboard: Tab from the reason reaches the Reject button, Enter presses it.
+        field.send_keys(Key::Tab).await.unwrap();
+        let focused = b.js("return document.activeElement.textContent").await;
+        assert_eq!(focused, "Reject");
+        let ring = b
+            .js("return getComputedStyle(document.activeElement).outlineStyle")
+            .await;
+        assert_eq!(ring, "solid", "a visible focus ring");
         b.d()
-            .find(By::Css("section.gate button.reject"))
+            .active_element()
             .await
             .unwrap()
-            .click()
+            .send_keys(Key::Enter)
             .await
             .unwrap();
         b.wait_text("section.gate .outcome", "Rejected").await;
