@@ -212,6 +212,8 @@ fn the_dashboard_decides_a_gate_by_click_follows_the_run_live_and_refuses_a_stal
         b.wait_text("main", "Differs.").await;
         let sides = b.wait_text(".sides", "Recorded").await;
         assert!(sides.contains("Replayed"), "{sides}");
+        b.wait_text("main p", "The recorded tick: gate-open gate accept opened")
+            .await;
         let first = b.wait_text("main h2", "First difference").await;
         assert!(
             first.contains(&format!("#{at_gate}")),

@@ -3,13 +3,14 @@
 //! it is identical, or, where it departs, both sides of the first differing tick.
 
 use super::layout::{self, Nav};
-use super::{login_needed, session, App};
+use super::{login_needed, read, session, App};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use loom_engine::replay::{replay, ReplayOptions, RunReplay, Runs};
 use loom_engine::{project, Config};
+use loom_service::views::TickDetail;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -19,7 +20,8 @@ pub struct ReplayForm {
     csrf: String,
 }
 
-fn report(r: &RunReplay) -> Markup {
+/// `recorded`: the recorded tick where the replay first departs, when there is one.
+fn report(r: &RunReplay, recorded: Option<&TickDetail>) -> Markup {
     html! {
         @if r.identical {
             p class="callout ok big" role="status" {
@@ -34,6 +36,9 @@ fn report(r: &RunReplay) -> Markup {
         @if let Some(d) = &r.divergence {
             h2 { "First difference: tick " a href=(super::tick::href(r.run, d.seq)) { "#" (d.seq) } }
             p { "Step " (d.step.as_deref().unwrap_or("–")) ", in " strong { (d.what) } "." }
+            @if let Some(t) = recorded {
+                p { "The recorded tick: " span class={ "kind " (t.tick.kind.as_str()) } { (t.tick.kind.as_str()) } " " (t.tick.summary) }
+            }
             div class="sides" {
                 div { h3 { "Recorded" } pre class="text" { (d.recorded) } }
                 div { h3 { "Replayed" } pre class="text" { (d.replayed) } }
@@ -90,10 +95,23 @@ pub async fn run(
         }
         Err(e) => return layout::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
+    // Each divergence's recorded tick, to show beside what differs (none if it is gone).
+    let seqs: Vec<Option<u64>> = reports
+        .iter()
+        .map(|r| r.divergence.as_ref().map(|d| d.seq))
+        .collect();
+    let recorded = read(&app, move |reader| {
+        Ok(seqs
+            .into_iter()
+            .map(|s| s.and_then(|seq| reader.tick_detail(run, seq).ok()))
+            .collect::<Vec<_>>())
+    })
+    .await
+    .unwrap_or_default();
     let body = html! {
         p class="crumbs" { a href={ "/runs/" (run) } { "Run #" (run) } " › replay" }
         h1 { "Replay of run #" (run) }
-        @for r in &reports { (report(r)) }
+        @for (i, r) in reports.iter().enumerate() { (report(r, recorded.get(i).and_then(Option::as_ref))) }
         p { a href={ "/runs/" (run) } { "Back to the run" } }
     };
     layout::page(&format!("replay of run #{run}"), Nav::Runs, body)
