@@ -2,7 +2,9 @@
 //! End-to-end tests: the real `loom` binary on real git repositories in temporary directories,
 //! with the scripted provider at the (only) network edge.
 
+mod browser;
 mod common;
+mod test_browser;
 mod test_crash;
 mod test_demo;
 mod test_gates;

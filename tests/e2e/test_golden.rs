@@ -102,7 +102,8 @@ fn make_the_golden_database() {
     write(
         &dir,
         ".loom/replies.toml",
-        &(replies(&reply("implementer", FIX_EVEN), blocking) + &reply("reviewer", "APPROVE")),
+        &(replies(&reply("implementer", FIX_EVEN), blocking)
+            + reply("reviewer", "APPROVE").as_str()),
     );
     expect_code(&loom(&dir, &["run", SCENARIOS[2]]), 11);
     expect_code(&loom(&dir, &["abandon", "--reason", "golden: refused"]), 0);

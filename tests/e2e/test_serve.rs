@@ -26,7 +26,7 @@ pub(crate) struct Server {
     child: Child,
     pub(crate) addr: String,
     /// What it prints, line by line.
-    lines: mpsc::Receiver<String>,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
 impl Server {

@@ -9,7 +9,7 @@ pub mod problem;
 pub mod serve_file;
 mod sse;
 pub mod users;
-mod web;
+pub mod web;
 
 pub use guard::Caller;
 pub use problem::Problem;
@@ -111,17 +111,12 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         .route("/api/v1/gates/{gate}/decision", post(api::decide))
         .route("/api/v1/resume", post(api::resume))
         .route("/api/v1/abandon", post(api::abandon))
-        .route("/gates/{gate}/decide", post(web::decide))
+        .merge(web::forms())
         .layer(middleware::from_fn(body_in_time));
-    let pages = Router::new()
-        .route("/", get(web::overview))
-        .route("/login", get(web::login))
-        .route("/runs/{id}", get(web::run_page))
-        .route("/static/live.js", get(web::live_js))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            READ_TIMEOUT,
-        ));
+    let pages = web::pages().layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        READ_TIMEOUT,
+    ));
     // MCP over Streamable HTTP on the same engine, behind the same guard as the API.
     let mcp = loom_mcp::LoomMcp::with_engine(app.handle.clone(), loom_guests::CODE_BUNDLE.to_vec())
         .http_service(mcp_stop(opts.stop.clone()));

@@ -11,6 +11,7 @@
 
 mod events;
 mod reader;
+pub mod views;
 mod watch;
 
 pub use events::{events_of, Bus, Event, BUS_CAPACITY};

@@ -67,6 +67,41 @@ impl Reader {
         Ok(reads::verify(&self.store()?, run)?)
     }
 
+    /// A page of `run`'s timeline ending before tick `before` (default: the newest), each
+    /// tick with its ledger rows opened up, and the run's usage so far.
+    pub fn tick_page(
+        &self,
+        run: u64,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<crate::views::TickPage> {
+        Ok(crate::views::tick_page(&self.store()?, run, before, limit)
+            .map_err(EngineError::from)?)
+    }
+
+    /// One tick of `run` with its ledger rows opened up.
+    pub fn tick_detail(&self, run: u64, seq: u64) -> Result<crate::views::TickDetail> {
+        let page = self.tick_page(run, Some(seq.saturating_add(1)), 1)?;
+        page.ticks
+            .into_iter()
+            .find(|t| t.tick.seq == seq)
+            .ok_or_else(|| ServiceError {
+                kind: loom_engine::ErrorKind::Usage,
+                message: format!("run #{run} has no tick {seq}"),
+            })
+    }
+
+    /// Every run, newest first, with its title, last activity and usage.
+    pub fn run_summaries(&self) -> Result<Vec<crate::views::RunSummary>> {
+        Ok(crate::views::run_summaries(&self.store()?).map_err(EngineError::from)?)
+    }
+
+    /// What the effects of `run` used so far.
+    pub fn usage(&self, run: u64) -> Result<crate::views::Usage> {
+        let ledger = self.store()?.ledger(run).map_err(EngineError::from)?;
+        Ok(crate::views::Usage::of(&ledger))
+    }
+
     pub(crate) fn current_open_run(&self) -> Result<Option<u64>> {
         let store = self.store()?;
         if store.open_task().map_err(EngineError::from)?.is_none() {
