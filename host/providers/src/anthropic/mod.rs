@@ -73,6 +73,28 @@ fn error_message(v: &Value) -> Option<String> {
     Some(text)
 }
 
+/// An error object where an answer was expected (a 200 whose body is `{"type":"error",…}`),
+/// or `None` for anything else.
+fn body_error(errors: &Errors<'_>, v: &Value) -> Option<ProviderError> {
+    if v.get("type").and_then(Value::as_str) != Some("error") {
+        return None;
+    }
+    let message = error_message(v).unwrap_or_else(|| http::excerpt(&v.to_string()));
+    let kind = v.pointer("/error/type").and_then(Value::as_str);
+    Some(classified(errors, kind, message))
+}
+
+/// One classification of the API's error types, wherever they arrive (a status, a 200 body,
+/// a stream event): the server's own trouble is worth another try, the request's is not.
+fn classified(errors: &Errors<'_>, kind: Option<&str>, message: String) -> ProviderError {
+    match kind {
+        Some("overloaded_error" | "api_error" | "rate_limit_error" | "timeout_error") => {
+            errors.transient(message, None)
+        }
+        _ => errors.permanent(message),
+    }
+}
+
 impl Provider for AnthropicProvider {
     fn name(&self) -> &str {
         NAME
@@ -166,9 +188,18 @@ impl AnthropicProvider {
             other => other,
         })?;
         if self.stream {
+            let response = http::expect_stream(&errors, response, "text/event-stream", |v| {
+                body_error(&errors, v)
+            })?;
             read_stream(&errors, response, model, progress)
         } else {
             let text = http::read_body(&errors, response)?;
+            if let Some(e) = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| body_error(&errors, &v))
+            {
+                return Err(e);
+            }
             let message: WireMessage = serde_json::from_str(&text)
                 .map_err(|e| errors.malformed("the messages answer", &e, &text))?;
             let usage = message.usage.to_usage();
@@ -340,12 +371,11 @@ fn read_stream(
             "error" => {
                 let message = error_message(&data).unwrap_or_else(|| http::excerpt(&event.data));
                 let kind = data.pointer("/error/type").and_then(Value::as_str);
-                return Err(match kind {
-                    Some(
-                        "overloaded_error" | "api_error" | "rate_limit_error" | "timeout_error",
-                    ) => errors.transient(format!("error mid-stream: {message}"), None),
-                    _ => errors.permanent(format!("error mid-stream: {message}")),
-                });
+                return Err(classified(
+                    errors,
+                    kind,
+                    format!("error mid-stream: {message}"),
+                ));
             }
             // ping, content_block_start/stop, and event types added later: nothing to do.
             _ => {}

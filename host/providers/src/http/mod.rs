@@ -301,6 +301,42 @@ impl LineError {
     }
 }
 
+/// A streamed answer's body, once it is known to be the stream asked for. A 200 that carries
+/// something else (a JSON error, a proxy's HTML page, nothing) would read as a stream that
+/// ends early, a truncation retried as transient; instead its start is shown, and a JSON
+/// error is classified by `classify` as the backend's whole-body errors are.
+pub(crate) fn expect_stream(
+    errors: &Errors<'_>,
+    response: Response,
+    content_type: &str,
+    classify: impl Fn(&serde_json::Value) -> Option<ProviderError>,
+) -> Result<Response, ProviderError> {
+    let got = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if got.starts_with(content_type) {
+        return Ok(response);
+    }
+    let text = read_body(errors, response)?;
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+        if let Some(e) = classify(&v) {
+            return Err(e);
+        }
+    }
+    let shown = if got.is_empty() {
+        "no content type"
+    } else {
+        got.as_str()
+    };
+    Err(errors.permanent(format!(
+        "asked for a stream ({content_type}) and got {shown}: {}",
+        excerpt(&text)
+    )))
+}
+
 /// Lines of a streamed body, each bounded by [`LINE_BYTES_MAX`], without the line ending.
 pub(crate) struct Lines<R> {
     inner: BufReader<R>,

@@ -126,6 +126,9 @@ impl OllamaProvider {
             .send(request, &url, timeout)
             .map_err(|e| with_hints(e, &model))?;
         if self.stream {
+            let response = http::expect_stream(&ERRORS, response, "application/x-ndjson", |v| {
+                error_message(v).map(|m| ERRORS.permanent(m))
+            })?;
             return read_stream(response, model, progress);
         }
         let text = http::read_body(&ERRORS, response)?;
@@ -229,8 +232,14 @@ fn read_stream(
         let v: Value = serde_json::from_str(&line)
             .map_err(|e| ERRORS.malformed("a stream line", &e, &line))?;
         if let Some(message) = error_message(&v) {
-            // The server failed while generating (a crashed runner, say); a new call may work.
-            return Err(ERRORS.transient(format!("error mid-stream: {message}"), None));
+            // Before any output it is the request's error (no such model, say), as it is
+            // without streaming; after output the server failed while generating (a crashed
+            // runner), and a new call may work.
+            return Err(if chunks == 0 {
+                ERRORS.permanent(message)
+            } else {
+                ERRORS.transient(format!("error mid-stream: {message}"), None)
+            });
         }
         let piece = str_at(&v, "/message/content");
         if !piece.is_empty() {

@@ -213,3 +213,29 @@ fn check_lists_the_models_and_names_a_missing_one() {
     let err = other.check().unwrap_err().to_string();
     assert!(err.contains("ollama pull qwen2.5-coder"), "{err}");
 }
+
+/// An error before any output is the request's (no such model), permanent with or without
+/// streaming; only one after output started is the server failing mid-answer.
+#[test]
+fn an_error_is_classified_the_same_streaming_or_not() {
+    let missing = r#"{"error":"model 'llama9' not found"}"#;
+    let server = Server::start(vec![Reply::json(200, missing)]);
+    let err = run(&provider(&server, ""), SECOND).0.unwrap_err();
+    assert!(matches!(err, ProviderError::Permanent { .. }), "{err:?}");
+    let server = Server::start(vec![ndjson(&format!("{missing}\n"))]);
+    let err = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    assert!(matches!(err, ProviderError::Permanent { .. }), "{err:?}");
+    assert!(err.to_string().contains("not found"), "{err}");
+    // Served as JSON rather than a stream: the same error, the same class.
+    let server = Server::start(vec![Reply::json(404, missing)]);
+    let streamed = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    assert!(!matches!(streamed, ProviderError::Transient { .. }), "{streamed:?}");
+    let mid = format!(
+        "{}\n{}\n",
+        r#"{"model":"llama3.2","message":{"role":"assistant","content":"po"},"done":false}"#,
+        r#"{"error":"runner process has terminated"}"#
+    );
+    let server = Server::start(vec![ndjson(&mid)]);
+    let err = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    assert!(matches!(err, ProviderError::Transient { .. }), "{err:?}");
+}

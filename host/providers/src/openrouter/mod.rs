@@ -235,6 +235,7 @@ impl OpenRouterProvider {
             .send(request, &url, timeout)
             .map_err(moderation_is_permanent)?;
         if self.stream {
+            let response = http::expect_stream(&ERRORS, response, "text/event-stream", body_error)?;
             return read_stream(response, model, progress);
         }
         let text = http::read_body(&ERRORS, response)?;
