@@ -328,3 +328,36 @@ fn a_provider_flag_holding_a_key_or_naming_no_backend_is_refused_before_anything
     assert!(status_json(&dir)["task"].is_null(), "no task was opened");
     assert!(!db_holds(&dir, LEAKED));
 }
+
+/// Every provider a run would call is checked before its task opens: a `claude` that is not
+/// installed, or a key that is not set, is a config error (exit 3) and nothing is recorded.
+#[test]
+fn a_provider_that_cannot_be_used_is_refused_before_the_task_opens() {
+    let cases = [
+        ("[\"claude-code\"]", "was not found"),
+        (
+            "[\"scripted:.loom/replies.toml\", \"anthropic:claude-sonnet-4-5\"]",
+            "ANTHROPIC_API_KEY",
+        ),
+    ];
+    for (chain, said) in cases {
+        let cfg = format!(
+            "policy = \"supervised\"\ndefault_chain = {chain}\n[commands]\ntest = \"true\"\n"
+        );
+        let (_tmp, dir) = project(&cfg, &reply("planner", "1. plan"));
+        let o = std::process::Command::new(LOOM)
+            .args(["run", "Fix median() for even-length lists"])
+            .current_dir(&dir)
+            .env("LOOM_CLAUDE_BIN", "/nonexistent/claude")
+            .env_remove("ANTHROPIC_API_KEY")
+            .output()
+            .unwrap();
+        let out = expect_code(&o, 3);
+        assert!(
+            out.contains(said) && out.contains("no task was opened"),
+            "{out}"
+        );
+        let s = status_json(&dir);
+        assert!(s["run"].is_null(), "nothing was recorded: {s}");
+    }
+}

@@ -157,6 +157,7 @@ impl Engine {
             .into());
         }
         let bundle = Rc::new(self.runtime.load_bundle(bundle_wasm)?);
+        self.preflight(bundle.manifest(), provider)?;
         // The bundle's bytes go into the database, so resume and replay use exactly this bundle.
         self.store.put_blob(bundle_wasm)?;
         let m = bundle.manifest();
@@ -345,6 +346,41 @@ impl Engine {
     }
 
     /// The provider chain of `role` in `run`: the run's `--provider` if it had one, else config.
+    /// Every provider a run of `manifest` would call, built and checked before the task
+    /// opens: a missing key, an unknown backend or a `claude` that is not installed is a
+    /// config error now (exit 3, nothing recorded), not a run stopped at its first agent step.
+    fn preflight(&self, manifest: &loom_runtime::Manifest, provider: Option<&str>) -> Result<()> {
+        let roles: std::collections::BTreeSet<&str> = manifest
+            .steps
+            .iter()
+            .filter_map(|s| s.role.as_deref())
+            .collect();
+        let path = Config::locate(&self.root)
+            .unwrap_or_else(|| self.root.join(crate::project::DIR).join("config.toml"));
+        for role in roles {
+            let specs: Vec<String> = match provider {
+                Some(p) => vec![p.to_owned()],
+                None => self.config.chain_for(role).to_vec(),
+            };
+            for spec in &specs {
+                let problem = loom_providers::from_spec(spec, &self.root)
+                    .and_then(|p| p.preflight())
+                    .err();
+                if let Some(e) = problem {
+                    let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                    return Err(EngineError::Config {
+                        path,
+                        message: format!(
+                            "the provider `{spec}` of role {role} cannot be used: {e}{hint}; \
+                             no task was opened"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn chain_for(&self, run: u64, role: &str) -> Result<Option<Chain>> {
         let options = RunOptions::parse(&self.store.run(run)?.options, run)?;
         let specs: Vec<String> = match options.provider {

@@ -61,6 +61,13 @@ pub trait Provider: Send + Sync {
     fn check(&self) -> Result<String, ProviderError> {
         Ok("set up; not probed (a probe would be a billed call)".into())
     }
+
+    /// What can be known of the backend before a task opens, quickly and without the network
+    /// or a billed call: that a local program it runs exists, say. Building the provider has
+    /// already checked its spec and its key.
+    fn preflight(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 /// Parses a provider spec like "scripted:PATH" (PATH relative to `base_dir`) or

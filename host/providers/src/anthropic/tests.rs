@@ -360,16 +360,23 @@ fn key_env_names_another_variable_and_hints_name_it() {
 /// (not "missing field `model`", not a truncated stream retried three times).
 #[test]
 fn an_error_in_a_200_body_is_classified_by_its_type_streaming_or_not() {
-    let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let overloaded =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
     let invalid = r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"}}"#;
     for opts in ["", "&stream=true"] {
         let server = Server::start(vec![Reply::json(200, overloaded)]);
         let err = run(&provider(&server, opts), SECOND).0.unwrap_err();
-        assert!(matches!(err, ProviderError::Transient { .. }), "{opts}: {err:?}");
+        assert!(
+            matches!(err, ProviderError::Transient { .. }),
+            "{opts}: {err:?}"
+        );
         assert!(err.to_string().contains("Overloaded"), "{err}");
         let server = Server::start(vec![Reply::json(200, invalid)]);
         let err = run(&provider(&server, opts), SECOND).0.unwrap_err();
-        assert!(matches!(err, ProviderError::Permanent { .. }), "{opts}: {err:?}");
+        assert!(
+            matches!(err, ProviderError::Permanent { .. }),
+            "{opts}: {err:?}"
+        );
         assert!(err.to_string().contains("max_tokens: too big"), "{err}");
     }
 }
@@ -381,9 +388,14 @@ fn an_html_page_instead_of_a_stream_is_shown_not_taken_for_truncation() {
         "text/html",
         "<html><body>Proxy authentication required</body></html>",
     )]);
-    let err = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    let err = run(&provider(&server, "&stream=true"), SECOND)
+        .0
+        .unwrap_err();
     assert!(matches!(err, ProviderError::Permanent { .. }), "{err:?}");
     let said = err.to_string();
-    assert!(said.contains("text/html") && said.contains("Proxy authentication"), "{said}");
+    assert!(
+        said.contains("text/html") && said.contains("Proxy authentication"),
+        "{said}"
+    );
     assert!(!said.contains("truncated"), "{said}");
 }

@@ -8,7 +8,7 @@ mod process;
 mod tests;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -286,6 +286,16 @@ impl Provider for ClaudeCodeProvider {
         ))
     }
 
+    fn preflight(&self) -> Result<(), ProviderError> {
+        if found(&self.bin) {
+            return Ok(());
+        }
+        Err(self.run_error(
+            RunError::Spawn(std::io::ErrorKind::NotFound.into()),
+            Duration::ZERO,
+        ))
+    }
+
     fn complete(
         &self,
         req: &Request,
@@ -399,4 +409,26 @@ impl ClaudeCodeProvider {
             message,
         }
     }
+}
+
+/// Whether `bin` names an executable file, as a path or through `PATH`, as spawning it would
+/// find it.
+fn found(bin: &Path) -> bool {
+    let is_exe = |p: &Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            p.is_file()
+        }
+    };
+    if bin.components().count() > 1 {
+        return is_exe(bin);
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_exe(&dir.join(bin))))
 }

@@ -223,19 +223,28 @@ fn an_error_is_classified_the_same_streaming_or_not() {
     let err = run(&provider(&server, ""), SECOND).0.unwrap_err();
     assert!(matches!(err, ProviderError::Permanent { .. }), "{err:?}");
     let server = Server::start(vec![ndjson(&format!("{missing}\n"))]);
-    let err = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    let err = run(&provider(&server, "&stream=true"), SECOND)
+        .0
+        .unwrap_err();
     assert!(matches!(err, ProviderError::Permanent { .. }), "{err:?}");
     assert!(err.to_string().contains("not found"), "{err}");
     // Served as JSON rather than a stream: the same error, the same class.
     let server = Server::start(vec![Reply::json(404, missing)]);
-    let streamed = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
-    assert!(!matches!(streamed, ProviderError::Transient { .. }), "{streamed:?}");
+    let streamed = run(&provider(&server, "&stream=true"), SECOND)
+        .0
+        .unwrap_err();
+    assert!(
+        !matches!(streamed, ProviderError::Transient { .. }),
+        "{streamed:?}"
+    );
     let mid = format!(
         "{}\n{}\n",
         r#"{"model":"llama3.2","message":{"role":"assistant","content":"po"},"done":false}"#,
         r#"{"error":"runner process has terminated"}"#
     );
     let server = Server::start(vec![ndjson(&mid)]);
-    let err = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    let err = run(&provider(&server, "&stream=true"), SECOND)
+        .0
+        .unwrap_err();
     assert!(matches!(err, ProviderError::Transient { .. }), "{err:?}");
 }

@@ -235,7 +235,9 @@ fn check_asks_about_the_key_and_reports_its_credit() {
 fn a_json_error_instead_of_a_stream_is_that_error() {
     let body = r#"{"error":{"code":400,"message":"openai/gpt-9 is not a valid model ID"}}"#;
     let server = Server::start(vec![Reply::json(200, body)]);
-    let err = run(&provider(&server, "&stream=true"), SECOND).0.unwrap_err();
+    let err = run(&provider(&server, "&stream=true"), SECOND)
+        .0
+        .unwrap_err();
     assert!(!matches!(err, ProviderError::Transient { .. }), "{err:?}");
     assert!(err.to_string().contains("not a valid model ID"), "{err}");
 }
