@@ -1,7 +1,8 @@
 //! What every request passes before a handler sees it: the `Host` header must name this
 //! server (a page on another site that rebinds its DNS name to 127.0.0.1 sends its own
 //! name), a state-changing request from a browser must come from this server's own origin
-//! (CSRF), and everything but `/api/v1/health` needs a bearer token.
+//! (CSRF), and everything but `/api/v1/health` and the API's description
+//! (`/api/v1/openapi.json`, which says nothing about the project) needs a bearer token.
 
 use crate::problem::Problem;
 use crate::users::Users;
@@ -51,7 +52,7 @@ pub(crate) async fn check(
     }
     // The dashboard's pages check their session cookie themselves.
     let path = req.uri().path();
-    if path == "/api/v1/health" || !path.starts_with("/api/") {
+    if matches!(path, "/api/v1/health" | "/api/v1/openapi.json") || !path.starts_with("/api/") {
         return Ok(next.run(req).await);
     }
     let token = req

@@ -75,3 +75,65 @@ impl Reader {
         Ok(reads::current_run(&store)?.map(|r| r.id))
     }
 }
+
+/// Reads behind the HTTP API's run pages.
+impl Reader {
+    pub fn task(&self, id: u64) -> Result<Option<loom_kernel::Task>> {
+        Ok(self.store()?.task(id).map_err(EngineError::from)?)
+    }
+
+    pub fn run(&self, id: u64) -> Result<loom_kernel::Run> {
+        Ok(self.store()?.run(id).map_err(EngineError::from)?)
+    }
+
+    /// Every gate of `run`, decided or not.
+    pub fn run_gates(&self, run: u64) -> Result<Vec<Gate>> {
+        Ok(self.store()?.gates(run).map_err(EngineError::from)?)
+    }
+
+    pub fn facts(&self, run: u64) -> Result<Vec<loom_kernel::Fact>> {
+        Ok(self.store()?.facts(run).map_err(EngineError::from)?)
+    }
+
+    pub fn violations(&self, run: u64) -> Result<Vec<loom_kernel::ViolationRow>> {
+        Ok(self.store()?.violations(run).map_err(EngineError::from)?)
+    }
+
+    /// Every attempt at the effect `key` of `run`.
+    pub fn attempts(&self, run: u64, key: &str) -> Result<Vec<LedgerRow>> {
+        Ok(self
+            .store()?
+            .attempts(run, key)
+            .map_err(EngineError::from)?)
+    }
+
+    /// At most `limit` ticks of `run` after seq `since`, with their ledger rows.
+    pub fn log_page(&self, run: u64, since: u64, limit: u32) -> Result<Vec<reads::LogEntry>> {
+        Ok(reads::log_page(&self.store()?, run, since, limit)?)
+    }
+
+    /// Replays recorded runs from the project's database, as `loom replay` does, with an
+    /// `invariants` component to evaluate at every tick if given (`only`: without
+    /// re-executing the runs). CPU-bound: call it off the async threads.
+    pub fn replay(
+        &self,
+        runs: loom_engine::replay::Runs,
+        invariants: Option<Vec<u8>>,
+        only: bool,
+        ticks: bool,
+    ) -> Result<Vec<loom_engine::replay::RunReplay>> {
+        let opts = loom_engine::replay::ReplayOptions {
+            invariants,
+            only,
+            bundle: None,
+            ticks,
+            config: Some(loom_engine::Config::load(&self.root)?),
+            root: Some(self.root.clone()),
+        };
+        Ok(loom_engine::replay::replay(
+            &project::db_path(&self.root),
+            runs,
+            &opts,
+        )?)
+    }
+}
