@@ -7,6 +7,7 @@ mod test_crash;
 mod test_demo;
 mod test_gates;
 mod test_hostile;
+mod test_json;
 mod test_many_hands;
 mod test_mcp;
 mod test_patch;
