@@ -15,5 +15,6 @@ mod test_providers;
 mod test_race;
 mod test_replay;
 mod test_serve;
+mod test_serve_api;
 mod test_torture;
 mod test_verify;
