@@ -58,15 +58,20 @@ fn optional(v: Value) -> Value {
 fn json_out(dir: &Path, args: &[&str], code: i32) -> Value {
     let o = loom(dir, args);
     let t = expect_code(&o, code);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{t}"))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{t}"))
 }
 
 /// The JSON error a failed `--json` command prints on stderr.
 fn json_error(dir: &Path, args: &[&str], code: i32) -> Value {
     let o = loom(dir, args);
     let t = expect_code(&o, code);
-    assert!(o.stdout.is_empty(), "an error prints nothing on stdout: {t}");
-    serde_json::from_slice(&o.stderr).unwrap_or_else(|e| panic!("{args:?}: no JSON error ({e}):\n{t}"))
+    assert!(
+        o.stdout.is_empty(),
+        "an error prints nothing on stdout: {t}"
+    );
+    serde_json::from_slice(&o.stderr)
+        .unwrap_or_else(|e| panic!("{args:?}: no JSON error ({e}):\n{t}"))
 }
 
 #[test]
@@ -78,11 +83,17 @@ fn json_output_speaks_one_vocabulary_with_json_fields_as_json() {
     ]
     .concat();
     let (_tmp, dir) = project(&config("supervised", ""), &replies);
-    expect_code(&loom(&dir, &["run", "Fix median() for lists of even length"]), 10);
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for lists of even length"]),
+        10,
+    );
 
     let log = json_out(&dir, &["log", "--json"], 0);
     let ticks = log.as_array().unwrap();
-    let kinds: Vec<&str> = ticks.iter().map(|e| e["tick"]["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = ticks
+        .iter()
+        .map(|e| e["tick"]["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"gate-open"), "{kinds:?}");
     for e in ticks {
         assert!(e["tick"]["changes"].is_array(), "changes is JSON: {e}");
@@ -96,8 +107,14 @@ fn json_output_speaks_one_vocabulary_with_json_fields_as_json() {
     assert!(status["run"]["settings"].is_object(), "{status}");
     assert!(status["run"]["options"]["format"].is_number(), "{status}");
     insta::assert_json_snapshot!("status_shape", shape(&status));
-    insta::assert_json_snapshot!("gates_shape", shape(&json_out(&dir, &["gates", "--json"], 0)));
-    insta::assert_json_snapshot!("verify_shape", shape(&json_out(&dir, &["verify", "--json"], 0)));
+    insta::assert_json_snapshot!(
+        "gates_shape",
+        shape(&json_out(&dir, &["gates", "--json"], 0))
+    );
+    insta::assert_json_snapshot!(
+        "verify_shape",
+        shape(&json_out(&dir, &["verify", "--json"], 0))
+    );
 
     // `replay --ticks` spells each tick's kind as `log` does, and a replay is stable.
     let replayed = json_out(&dir, &["replay", "--ticks", "--json"], 0);
@@ -124,7 +141,11 @@ fn errors_under_json_are_json_with_the_kind_and_the_exit_code() {
     let tmp = tempfile::tempdir().unwrap();
     // Not a project: a usage error.
     let e = json_error(tmp.path(), &["status", "--json"], 2);
-    assert_eq!((e["kind"].as_str(), e["exit_code"].as_u64()), (Some("usage"), Some(2)), "{e}");
+    assert_eq!(
+        (e["kind"].as_str(), e["exit_code"].as_u64()),
+        (Some("usage"), Some(2)),
+        "{e}"
+    );
     assert!(e["message"].as_str().unwrap().contains(".loom"), "{e}");
     // A command line clap refuses, under --json.
     let e = json_error(tmp.path(), &["log", "--json", "--no-such-flag"], 2);
@@ -132,7 +153,10 @@ fn errors_under_json_are_json_with_the_kind_and_the_exit_code() {
     insta::assert_json_snapshot!(
         "error_shape",
         Value::Object(Map::from_iter(
-            e.as_object().unwrap().iter().map(|(k, v)| (k.clone(), shape(v)))
+            e.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), shape(v)))
         ))
     );
     // Without --json, errors stay text.

@@ -550,4 +550,3 @@ fn a_forwarded_abandon_and_resume_go_to_the_server() {
     assert_eq!(server.stop(), Some(0));
     assert_replays_identically(&dir);
 }
-

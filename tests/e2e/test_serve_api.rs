@@ -8,7 +8,11 @@ use serde_json::{json, Value};
 pub fn runs_attempts_and_replay_over_http(server: &Server, token: &str, run: u64) {
     let http = client();
     let get = |path: &str| -> Value {
-        let r = http.get(server.url(path)).bearer_auth(token).send().unwrap();
+        let r = http
+            .get(server.url(path))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
         r.json().unwrap()
     };
@@ -51,10 +55,15 @@ pub fn runs_attempts_and_replay_over_http(server: &Server, token: &str, run: u64
     let attempt: Value = attempt.json().unwrap();
     assert!(attempt["row"]["meta"].is_object(), "{attempt}");
     assert!(
-        attempt["request"]["text"].as_str().is_some_and(|t| !t.is_empty()),
+        attempt["request"]["text"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
         "the rendered prompt: {attempt}"
     );
-    assert!(attempt["result"]["bytes"].as_u64().unwrap() > 0, "{attempt}");
+    assert!(
+        attempt["result"]["bytes"].as_u64().unwrap() > 0,
+        "{attempt}"
+    );
 
     // Replay over HTTP: identical; with an uploaded rule set, the rule fires.
     let replay = |body: Vec<u8>| -> Value {

@@ -35,7 +35,11 @@ pub fn report(e: &anyhow::Error, json: bool) -> u8 {
     let code = exit_code(kind);
     let message = render::error(e);
     if json {
-        print_json(kind.map_or("internal", loom_views::kind_name), message, code);
+        print_json(
+            kind.map_or("internal", loom_views::kind_name),
+            message,
+            code,
+        );
     } else {
         errln!("error: {message}");
     }

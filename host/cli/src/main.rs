@@ -448,7 +448,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Log { json, run } => {
             let log = reads::log(&read_only(&root(&cli.project)?)?, run)?;
             if json {
-                print_json(&log.iter().map(loom_views::LogEntry::from).collect::<Vec<_>>())?;
+                print_json(
+                    &log.iter()
+                        .map(loom_views::LogEntry::from)
+                        .collect::<Vec<_>>(),
+                )?;
             } else {
                 render::log(&log);
             }

@@ -149,9 +149,15 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         ));
     let writes = writes
         .route("/gates/{gate}/decide", post(web::decide))
-        .layer(middleware::from_fn_with_state(app.clone(), small_body_in_time));
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            small_body_in_time,
+        ));
     let uploads = uploads
-        .layer(middleware::from_fn_with_state(app.clone(), component_in_time))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            component_in_time,
+        ))
         .layer(DefaultBodyLimit::max(COMPONENT_BYTES_MAX));
     Router::new()
         .merge(reads)

@@ -61,7 +61,9 @@ async fn send(router: &Router, req: HttpRequest<Body>) -> (u16, serde_json::Valu
     if resp.headers().get("content-type").map(|c| c.as_bytes()) == Some(b"text/event-stream") {
         return (status, serde_json::Value::Null);
     }
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
@@ -71,7 +73,9 @@ fn documented() -> BTreeSet<(String, String)> {
     assert_eq!(doc["openapi"], "3.1.0");
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in ["get", "put", "post", "delete", "patch", "head", "options", "trace"] {
+        for method in [
+            "get", "put", "post", "delete", "patch", "head", "options", "trace",
+        ] {
             if item.get(method).is_some() {
                 out.insert((path.clone(), method.to_uppercase()));
             }
@@ -114,12 +118,16 @@ async fn every_route_is_in_the_openapi_document_and_every_documented_route_is_se
     for path in paths {
         for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
             let uri = concrete(path);
-            let (status, body) = send(&s.router, request(method.clone(), &uri, Body::empty())).await;
+            let (status, body) =
+                send(&s.router, request(method.clone(), &uri, Body::empty())).await;
             let fallback = body["detail"]
                 .as_str()
                 .is_some_and(|d| d.starts_with("no such endpoint"));
             if documented.contains(&(path.clone(), method.to_string())) {
-                assert!(status != 405 && !fallback, "{method} {uri}: {status} {body}");
+                assert!(
+                    status != 405 && !fallback,
+                    "{method} {uri}: {status} {body}"
+                );
             } else {
                 assert_eq!(status, 405, "{method} {uri} is not documented: {body}");
             }
@@ -133,7 +141,10 @@ async fn every_route_is_in_the_openapi_document_and_every_documented_route_is_se
             .unwrap(),
     )
     .await;
-    assert_eq!((status, &doc["openapi"]), (200, &serde_json::json!("3.1.0")));
+    assert_eq!(
+        (status, &doc["openapi"]),
+        (200, &serde_json::json!("3.1.0"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,13 +155,21 @@ async fn a_body_over_the_limit_is_refused() {
     req.headers_mut()
         .insert("content-type", "application/json".parse().unwrap());
     let (status, body) = send(&s.router, req).await;
-    assert_eq!((status, body["kind"].as_str()), (413, Some("too-large")), "{body}");
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (413, Some("too-large")),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_and_an_empty_replay_answer_in_the_vocabulary() {
     let s = served(Timeouts::default(), HOST.parse().unwrap());
-    let (status, page) = send(&s.router, request(Method::GET, "/api/v1/runs", Body::empty())).await;
+    let (status, page) = send(
+        &s.router,
+        request(Method::GET, "/api/v1/runs", Body::empty()),
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     insta::assert_json_snapshot!("runs_empty", page);
     let (status, p) = send(
@@ -200,7 +219,10 @@ async fn a_client_that_sends_half_a_request_is_cut_off() {
     let (_s, addr) = listening(t).await;
     let host = addr.to_string();
     let (said, took) = tokio::task::spawn_blocking(move || {
-        trickle(addr, &format!("GET /api/v1/health HTTP/1.1\r\nHost: {host}\r\n"))
+        trickle(
+            addr,
+            &format!("GET /api/v1/health HTTP/1.1\r\nHost: {host}\r\n"),
+        )
     })
     .await
     .unwrap();

@@ -173,7 +173,10 @@ fn every_kind_is_spelt_as_the_kernel_names_it() {
         assert_eq!(v, kind.as_str());
     }
     for s in k::RunStatus::ALL {
-        assert_eq!(serde_json::to_value(RunStatus::from(*s)).unwrap(), s.as_str());
+        assert_eq!(
+            serde_json::to_value(RunStatus::from(*s)).unwrap(),
+            s.as_str()
+        );
     }
     for s in k::LedgerStatus::ALL {
         assert_eq!(
