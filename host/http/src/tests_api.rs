@@ -147,6 +147,13 @@ async fn every_route_is_in_the_openapi_document_and_every_documented_route_is_se
     );
 }
 
+#[test]
+fn the_openapi_document_changes_only_on_purpose() {
+    // The whole API surface, views included: a change to a route, a parameter or a field
+    // shows here as a diff to review.
+    insta::assert_snapshot!("openapi", openapi::document());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_is_refused() {
     let s = served(Timeouts::default(), HOST.parse().unwrap());
