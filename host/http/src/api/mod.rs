@@ -72,6 +72,11 @@ fn origin(caller: &Caller, asked: Option<String>) -> Origin {
     }
 }
 
+/// Bytes as they are (a blob, a component), for the document only.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(#[allow(dead_code)] Vec<u8>);
+
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     ok: bool,
@@ -100,7 +105,7 @@ pub async fn status(State(app): State<Arc<App>>) -> ApiResult {
 #[utoipa::path(get, path = "/api/v1/blobs/{hash}",
     params(("hash" = String, Path, description = "64 hex digits")),
     responses(
-        (status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, body = Binary, content_type = "application/octet-stream"),
         (status = "default", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn blob(State(app): State<Arc<App>>, Path(hash): Path<String>) -> ApiResult {

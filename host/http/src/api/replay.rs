@@ -56,7 +56,7 @@ pub struct ReplayAnswer {
 /// Replays a run (or every run) and says whether it reproduces its recording; the body, if
 /// any, is an `invariants` component to evaluate at every tick.
 #[utoipa::path(post, path = "/api/v1/replay", params(ReplayQuery),
-    request_body(content = Option<Vec<u8>>, content_type = "application/wasm",
+    request_body(content = super::Binary, content_type = "application/wasm",
         description = "An `invariants` component (optional)"),
     responses(
         (status = 200, body = ReplayAnswer),
