@@ -1,8 +1,10 @@
 //! `cargo bench -p loom-http --bench api [-- --rounds N --seconds S --clients C]`
 //!
 //! The HTTP transport on loopback, in-process, while runs are being driven: a driver thread
-//! starts a task with the testkit bundle (one scripted agent call, a human gate), approves
-//! its gate over HTTP, and starts the next, so ticks commit all the time.
+//! starts a task with the testkit bundle (one scripted agent call, a human gate: five ticks),
+//! approves its gate 20 ms after it opens, and starts the next when it ends, so ticks commit
+//! all the time (about 150 a second) and the project gains runs as it goes (about 20 a
+//! second: a status read costs more as they pile up, see the last line).
 //!
 //! - **commit → SSE**: the instant each tick is published on the bus (just after its commit)
 //!   against the instant a client reading `/api/v1/events` over TCP has the event;
@@ -70,38 +72,61 @@ fn project() -> tempfile::TempDir {
     tmp
 }
 
-/// Starts tasks and approves their gates until `stop`.
-fn drive(handle: loom_service::EngineHandle, rt: tokio::runtime::Handle, stop: Arc<AtomicBool>) {
+/// How long the driver waits before deciding a gate.
+const DECISION_PAUSE: Duration = Duration::from_millis(20);
+
+/// Drives runs until `stop`: each run's gate is approved after [`DECISION_PAUSE`] and the
+/// next task started when it ends; returns how the runs ended.
+fn drive(
+    handle: loom_service::EngineHandle,
+    rt: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+) -> HashMap<String, u64> {
+    let mut ends: HashMap<String, u64> = HashMap::new();
+    use loom_kernel::RunStatus;
     let mut rx = handle.subscribe();
-    while !stop.load(Ordering::Relaxed) {
-        let started = rt.block_on(handle.start(
+    let start = || {
+        let _ = rt.block_on(handle.start(
             "bench",
             loom_guests::TESTKIT.to_vec(),
             None,
             Origin::human("bench", "http"),
         ));
-        if started.is_err() {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        }
-        // Wait for the gate, then approve it.
-        let gate = rt.block_on(async {
-            loop {
-                match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                    Ok(Ok(Event::GateOpened {
-                        name, shown_hash, ..
-                    })) => return Some((name, shown_hash)),
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
-                    Ok(Ok(_)) => continue,
-                    _ => return None,
-                }
+    };
+    start();
+    while !stop.load(Ordering::Relaxed) {
+        let got =
+            rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await });
+        match got {
+            Ok(Ok(Event::GateOpened {
+                name, shown_hash, ..
+            })) => {
+                // A person or an agent takes a moment: ticks keep committing (about 150 a
+                // second) without the driver taking a whole core from the server.
+                std::thread::sleep(DECISION_PAUSE);
+                let mut d = Decision::new(&name, true, None, Origin::human("bench", "http"));
+                d.shown_hash = Some(shown_hash);
+                let _ = rt.block_on(handle.decide(d));
             }
-        });
-        let Some((name, shown)) = gate else { continue };
-        let mut d = Decision::new(&name, true, None, Origin::human("bench", "http"));
-        d.shown_hash = Some(shown);
-        let _ = rt.block_on(handle.decide(d));
+            Ok(Ok(Event::RunStatusChanged { status, reason, .. })) if status.is_final() => {
+                let why = reason.unwrap_or_default();
+                *ends.entry(format!("{status}: {why}")).or_default() += 1;
+                start()
+            }
+            Ok(Ok(Event::RunStatusChanged {
+                status: RunStatus::Stopped,
+                ..
+            }))
+            | Err(_) => {
+                *ends.entry("stuck".into()).or_default() += 1;
+                // Stuck: drop the task and start the next.
+                let _ = rt.block_on(handle.abandon(None, Origin::human("bench", "http")));
+                start();
+            }
+            _ => {}
+        }
     }
+    ends
 }
 
 /// One keep-alive HTTP/1.1 request; returns the status code.
@@ -265,17 +290,30 @@ fn main() {
         std::thread::spawn(move || drive(h, rt, stop))
     };
 
+    // What one status read costs without HTTP, for comparison with the request latency.
+    let reader = service.handle().reader().clone();
+    let t = Instant::now();
+    for _ in 0..200 {
+        reader.status().unwrap();
+    }
+    println!(
+        "Reader::status alone: {:.0} µs per call",
+        t.elapsed().as_secs_f64() / 200.0 * 1e6
+    );
     println!("loom-http on {addr}: {rounds} rounds, {clients} status clients for {seconds} s, runs driven meanwhile");
     let (mut sse_medians, mut rps, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
+        let t = Instant::now();
         let mut sse = sse_round(addr, &service.handle(), 200);
+        let ticks_per_s = sse.len() as f64 / t.elapsed().as_secs_f64();
         sse.sort_by(|a, b| a.total_cmp(b));
         let (r, p50, p99) = status_round(addr, clients, seconds);
         println!(
-            "round {round}: commit→SSE median {:.2} ms p99 {:.2} ms ({} ticks) | GET /status {:.0} req/s p50 {:.2} ms p99 {:.2} ms",
+            "round {round}: commit→SSE median {:.2} ms p99 {:.2} ms ({} ticks, {:.0}/s) | GET /status {:.0} req/s p50 {:.2} ms p99 {:.2} ms",
             percentile(&sse, 0.5),
             percentile(&sse, 0.99),
             sse.len(),
+            ticks_per_s,
             r,
             p50,
             p99
@@ -290,7 +328,20 @@ fn main() {
         median(rps),
         median(p99s)
     );
+    let t = Instant::now();
+    for _ in 0..200 {
+        reader.status().unwrap();
+    }
+    let wal = std::fs::metadata(tmp.path().join(".loom/loom.db-wal")).map_or(0, |m| m.len());
+    println!(
+        "at the end: {} runs, Reader::status {:.0} µs per call, WAL {} KiB",
+        reader.runs().unwrap().len(),
+        t.elapsed().as_secs_f64() / 200.0 * 1e6,
+        wal / 1024
+    );
     stop.store(true, Ordering::Relaxed);
-    let _ = driver.join();
+    if let Ok(ends) = driver.join() {
+        println!("runs ended: {ends:?}");
+    }
     drop(service);
 }

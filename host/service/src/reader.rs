@@ -29,7 +29,7 @@ impl Reader {
     }
 
     pub fn status(&self) -> Result<reads::Status> {
-        let mut s = reads::status(&self.store()?)?;
+        let mut s = self.with_store(|store| Ok(reads::status(store)?))?;
         reads::with_driver(&mut s, &self.root);
         Ok(s)
     }
@@ -135,5 +135,42 @@ impl Reader {
             runs,
             &opts,
         )?)
+    }
+}
+
+thread_local! {
+    /// One read-only connection per thread, kept between reads of the same database: opening
+    /// one (and SQLite parsing the schema at its first query) costs more than a status read.
+    /// The database file's inode is kept with it, so a file replaced under it (a test, a
+    /// restore) is opened anew. Every `Reader` belongs to a process that drives the project,
+    /// so the directory is writable and the connection is a normal one that sees each new
+    /// commit (never the immutable fallback of a read-only mount).
+    static CACHED: std::cell::RefCell<Option<(PathBuf, u64, Store)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl Reader {
+    /// Runs `f` on this thread's cached connection to the project's database.
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        use std::os::unix::fs::MetadataExt;
+        let path = project::db_path(&self.root);
+        let ino = std::fs::metadata(&path).map(|m| m.ino()).unwrap_or(0);
+        CACHED.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            let fresh = !matches!(&*cached, Some((p, i, _)) if *p == path && *i == ino);
+            if fresh {
+                *cached = None;
+                *cached = Some((path, ino, self.store()?));
+            }
+            let Some((_, _, store)) = cached.as_ref() else {
+                return self.store().and_then(|s| f(&s));
+            };
+            let r = f(store);
+            if r.is_err() {
+                // A connection that failed is not trusted again.
+                *cached = None;
+            }
+            r
+        })
     }
 }
