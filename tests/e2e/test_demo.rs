@@ -50,7 +50,7 @@ fn the_demo_fixes_the_bug_stops_at_the_human_gate_and_approve_finishes_it() {
         .find(|f| f["kind"] == "finding")
         .expect("a finding");
     assert!(
-        finding["value"].as_str().unwrap().contains("resolved"),
+        finding["value"].to_string().contains("resolved"),
         "{finding}"
     );
 

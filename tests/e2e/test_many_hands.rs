@@ -217,10 +217,7 @@ fn abandon_while_an_agent_works_is_recorded_after_it_and_keeps_its_result() {
     let last = v.as_array().unwrap().last().unwrap();
     assert_eq!(last["tick"]["kind"], "abandon");
     assert_eq!(last["ledger"][0]["status"], "refused", "{last}");
-    assert!(last["ledger"][0]["meta"]
-        .as_str()
-        .unwrap()
-        .contains("abandoned"));
+    assert!(last["ledger"][0]["meta"].to_string().contains("abandoned"));
     assert_eq!(calls(&dir), 1);
     assert_replays_identically(&dir);
 }

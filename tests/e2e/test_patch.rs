@@ -81,7 +81,7 @@ fn a_half_applied_diff_is_rolled_back_and_applied_again_on_resume() {
             .contains("rolled stats.py back"),
         "{done}"
     );
-    let meta: serde_json::Value = serde_json::from_str(done["meta"].as_str().unwrap()).unwrap();
+    let meta = &done["meta"];
     assert_eq!(
         meta["rolled_back"],
         serde_json::json!(["stats.py"]),

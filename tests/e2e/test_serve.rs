@@ -71,7 +71,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}/api/v1/{path}", self.addr)
     }
 
@@ -97,7 +97,7 @@ impl Drop for Server {
     }
 }
 
-fn client() -> reqwest::blocking::Client {
+pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(WAIT)
         .build()
@@ -320,6 +320,7 @@ fn a_task_runs_over_http_and_a_decision_needs_the_right_hash_token_and_origin() 
         .json()
         .unwrap();
     assert!(verify[0]["broken"].is_null(), "{verify}");
+    crate::test_serve_api::runs_attempts_and_replay_over_http(&server, &token, run);
 
     assert_eq!(server.stop(), Some(0), "a clean stop on SIGTERM");
     assert!(

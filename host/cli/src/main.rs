@@ -33,6 +33,7 @@ macro_rules! err {
 
 mod demo;
 mod demo_files;
+mod errors;
 mod forward;
 mod mcp_cmd;
 mod render;
@@ -41,7 +42,7 @@ mod serve_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use loom_engine::{project, reads, AbandonOutcome, DriveReport, Engine, EngineError, ErrorKind};
+use loom_engine::{project, reads, AbandonOutcome, DriveReport, Engine, EngineError};
 use loom_kernel::RunStatus;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -229,35 +230,24 @@ enum BundleCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = errors::wants_json(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // `--help` and `--version` are not errors; a refused command line under `--json`
+        // is a usage error in JSON like any other.
+        Err(e) if json && e.use_stderr() => {
+            let text = e.to_string();
+            let message = text.trim().trim_start_matches("error: ").to_owned();
+            errors::print_json("usage", message, exit::USAGE);
+            return ExitCode::from(exit::USAGE);
+        }
+        Err(e) => e.exit(),
+    };
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            errln!("error: {}", render::error(&e));
-            let code = match kind_of(&e) {
-                Some(ErrorKind::Usage) | Some(ErrorKind::Conflict) => exit::USAGE,
-                Some(ErrorKind::Busy) => exit::BUSY,
-                Some(ErrorKind::Forbidden) => exit::REFUSED,
-                Some(ErrorKind::Config) => exit::CONFIG,
-                Some(ErrorKind::Refused) => exit::REFUSED,
-                Some(ErrorKind::Bundle) => exit::BUNDLE,
-                _ => exit::ERROR,
-            };
-            ExitCode::from(code)
-        }
+        Err(e) => ExitCode::from(errors::report(&e, json)),
     }
-}
-
-/// The engine's error kind behind an error, whichever way it came (directly, through the
-/// service, or answered by a server the command was forwarded to).
-fn kind_of(e: &anyhow::Error) -> Option<ErrorKind> {
-    if let Some(e) = e.downcast_ref::<EngineError>() {
-        return Some(e.kind());
-    }
-    if let Some(e) = e.downcast_ref::<serve_cmd::CliKindError>() {
-        return Some(e.0.kind);
-    }
-    e.downcast_ref::<forward::Remote>().and_then(|r| r.kind)
 }
 
 fn cwd() -> Result<PathBuf> {
@@ -398,7 +388,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 errln!("warning: {e}");
             }
             if json {
-                outln!("{}", serde_json::to_string_pretty(&s)?);
+                print_json(&loom_views::Status::from(&s))?;
             } else {
                 render::status(&s);
             }
@@ -407,7 +397,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Gates { json, all } => {
             let gates = reads::gates(&read_only(&root(&cli.project)?)?, all)?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&gates)?);
+                print_json(&gates.iter().map(loom_views::Gate::from).collect::<Vec<_>>())?;
             } else {
                 render::gates(&gates);
             }
@@ -458,7 +448,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Log { json, run } => {
             let log = reads::log(&read_only(&root(&cli.project)?)?, run)?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&log)?);
+                print_json(
+                    &log.iter()
+                        .map(loom_views::LogEntry::from)
+                        .collect::<Vec<_>>(),
+                )?;
             } else {
                 render::log(&log);
             }
@@ -467,7 +461,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Verify { run, json } => {
             let reports = reads::verify(&read_only(&root(&cli.project)?)?, run)?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&reports)?);
+                print_json(
+                    &reports
+                        .iter()
+                        .map(loom_views::ChainReport::from)
+                        .collect::<Vec<_>>(),
+                )?;
             }
             let mut code = exit::OK;
             for r in &reports {
@@ -545,6 +544,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// Prints a view as `--json` does: pretty, one document on stdout.
+pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    outln!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
 }
 
 /// Prints where a driven run ended and returns the matching exit code.

@@ -271,7 +271,12 @@ pub fn replay(reports: &[loom_engine::replay::RunReplay], json: bool) -> anyhow:
     let diverged = reports.iter().any(|r| !r.identical);
     let fired = reports.iter().any(|r| !r.firings.is_empty());
     if json {
-        outln!("{}", serde_json::to_string_pretty(reports)?);
+        crate::print_json(
+            &reports
+                .iter()
+                .map(loom_views::RunReplay::from)
+                .collect::<Vec<_>>(),
+        )?;
     } else if reports.is_empty() {
         outln!("no recorded runs to replay");
     } else if reports.len() > 1 {

@@ -87,6 +87,7 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
             stop: stop_rx,
             web_user: crate::who(None),
             login_code: login_code.clone(),
+            timeouts: loom_http::Timeouts::default(),
         },
     );
     outln!("loom serving {} at http://{addr}/api/v1/", root.display());
@@ -98,7 +99,7 @@ async fn serve(args: ServeArgs, root: &Path) -> Result<u8> {
         // End the event streams, or the graceful shutdown would wait for them forever.
         let _ = stop_tx.send(true);
     };
-    let served = loom_http::serve(listener, router, shutdown).await;
+    let served = loom_http::serve(listener, router, loom_http::Timeouts::default(), shutdown).await;
     ServeFile::remove_own(root);
     // The engine thread ends after the tick it is in; the lock goes with it.
     service.shutdown();

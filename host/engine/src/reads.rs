@@ -171,3 +171,31 @@ pub fn verify(store: &Store, run: Option<u64>) -> Result<Vec<ChainReport>> {
         })
         .collect()
 }
+
+/// One page of `run`'s timeline: at most `limit` ticks after seq `since`, each with its
+/// ledger rows. Reads only the page's ticks (a run may have thousands).
+pub fn log_page(store: &Store, run: u64, since: u64, limit: u32) -> Result<Vec<LogEntry>> {
+    let run = store.run(run)?;
+    // A tick's id is `run << 32 | seq`, so the run's ticks are one contiguous id range.
+    let after = ((run.id << 32) | since.min(u64::from(u32::MAX))) as i64;
+    let ticks: Vec<TickRow> = store
+        .ticks_after(after, limit)?
+        .into_iter()
+        .take_while(|t| t.run_id == run.id)
+        .collect();
+    let ledger = match ticks.is_empty() {
+        true => Vec::new(),
+        false => store.ledger(run.id)?,
+    };
+    Ok(ticks
+        .into_iter()
+        .map(|tick| LogEntry {
+            ledger: ledger
+                .iter()
+                .filter(|l| l.seq == tick.seq)
+                .cloned()
+                .collect(),
+            tick,
+        })
+        .collect())
+}

@@ -1,7 +1,9 @@
 //! What every request passes before a handler sees it: the `Host` header must name this
 //! server (a page on another site that rebinds its DNS name to 127.0.0.1 sends its own
 //! name), a state-changing request from a browser must come from this server's own origin
-//! (CSRF), and everything under `/api/` but `/api/v1/health`, and `/mcp`, needs a bearer token.
+//! (CSRF), and everything under `/api/` but `/api/v1/health` and the API's description
+//! (`/api/v1/openapi.json`, which says nothing about the project), and `/mcp`, needs a bearer
+//! token.
 
 use crate::problem::Problem;
 use crate::users::Users;
@@ -52,7 +54,7 @@ pub(crate) async fn check(
     // The dashboard's pages check their session cookie themselves.
     let path = req.uri().path();
     let needs_token = path.starts_with("/api/") || path == "/mcp" || path.starts_with("/mcp/");
-    if path == "/api/v1/health" || !needs_token {
+    if matches!(path, "/api/v1/health" | "/api/v1/openapi.json") || !needs_token {
         return Ok(next.run(req).await);
     }
     let token = req

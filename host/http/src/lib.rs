@@ -5,8 +5,10 @@
 
 mod api;
 mod guard;
+pub mod openapi;
 pub mod problem;
 pub mod serve_file;
+mod server;
 mod sse;
 pub mod users;
 pub mod web;
@@ -15,13 +17,14 @@ pub use guard::Caller;
 pub use problem::Problem;
 pub use serve_file::ServeFile;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use loom_service::EngineHandle;
+use openapi::Class;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,8 +33,32 @@ use std::time::Duration;
 /// Largest request body: every command fits in a few hundred bytes.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
 
+/// Largest component a request may carry (`POST /replay` with invariants): Python
+/// components are about 18 MB.
+pub const COMPONENT_BYTES_MAX: usize = 32 * 1024 * 1024;
+
 /// Longest a client may take to send its request body (a slow sender holds a connection).
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub use server::{CONNECTIONS_MAX, HEADER_TIMEOUT};
+
+/// How long a client may take to send a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// For its headers ([`HEADER_TIMEOUT`]).
+    pub header: Duration,
+    /// For a command's body ([`BODY_TIMEOUT`]; six times that for a component).
+    pub body: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header: HEADER_TIMEOUT,
+            body: BODY_TIMEOUT,
+        }
+    }
+}
 
 /// Longest a read may take. Commands are not cut off: they queue behind the engine thread's
 /// current drive, and an answer cut off there would say "failed" of a decision that lands.
@@ -52,6 +79,9 @@ pub struct App {
     web: web::Web,
     /// Places for event streams ([`sse::STREAMS_MAX`]).
     streams: Arc<tokio::sync::Semaphore>,
+    /// Places for replays ([`api::replay::REPLAYS_MAX`]).
+    replays: Arc<tokio::sync::Semaphore>,
+    body_timeout: Duration,
 }
 
 /// How the server was started.
@@ -66,6 +96,7 @@ pub struct Options {
     pub web_user: String,
     /// The code of the one-time login link (`/login?code=…`).
     pub login_code: String,
+    pub timeouts: Timeouts,
 }
 
 /// The names a browser or client may use for a server bound to `addr`.
@@ -93,42 +124,51 @@ pub fn router(handle: EngineHandle, opts: &Options) -> Router {
         stop: opts.stop.clone(),
         web: web::Web::new(opts.web_user.clone(), &opts.login_code),
         streams: Arc::new(tokio::sync::Semaphore::new(sse::STREAMS_MAX)),
+        replays: Arc::new(tokio::sync::Semaphore::new(api::replay::REPLAYS_MAX)),
+        body_timeout: opts.timeouts.body,
     });
-    let reads = Router::new()
-        .route("/api/v1/health", get(api::health))
-        .route("/api/v1/status", get(api::status))
-        .route("/api/v1/runs/{id}/ticks", get(api::ticks))
-        .route("/api/v1/runs/{id}/ledger", get(api::ledger))
-        .route("/api/v1/blobs/{hash}", get(api::blob))
-        .route("/api/v1/gates", get(api::gates))
-        .route("/api/v1/verify", get(api::verify))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            READ_TIMEOUT,
-        ));
-    let writes = Router::new()
-        .route("/api/v1/tasks", post(api::start_task))
-        .route("/api/v1/gates/{gate}/decision", post(api::decide))
-        .route("/api/v1/resume", post(api::resume))
-        .route("/api/v1/abandon", post(api::abandon))
+    let (mut reads, mut writes, mut uploads, mut streams) =
+        (Router::new(), Router::new(), Router::new(), Router::new());
+    for r in openapi::api_routes() {
+        let group = match r.class {
+            Class::Read => &mut reads,
+            Class::Write => &mut writes,
+            Class::Upload => &mut uploads,
+            Class::Stream => &mut streams,
+        };
+        *group = std::mem::take(group).route(r.path, r.handler);
+    }
+    let reads =
+        reads
+            .merge(web::pages())
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                READ_TIMEOUT,
+            ));
+    let writes = writes
         .merge(web::forms())
-        .layer(middleware::from_fn(body_in_time));
-    let pages = web::pages().layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        READ_TIMEOUT,
-    ));
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            small_body_in_time,
+        ));
+    let uploads = uploads
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            component_in_time,
+        ))
+        .layer(DefaultBodyLimit::max(COMPONENT_BYTES_MAX));
     // MCP over Streamable HTTP on the same engine, behind the same guard as the API.
     let mcp = loom_mcp::LoomMcp::with_engine(app.handle.clone(), loom_guests::CODE_BUNDLE.to_vec())
         .http_service(mcp_stop(opts.stop.clone()));
     Router::new()
         .merge(reads)
         .merge(writes)
-        .merge(pages)
+        .merge(uploads)
         .nest_service("/mcp", mcp)
         // Long-lived by nature: no timeout.
-        .route("/api/v1/events", get(sse::events))
+        .merge(streams)
         .route("/web/events", get(web::events))
-        .fallback(|| async { Problem::not_found("no such endpoint (see /api/v1/…)") })
+        .fallback(|| async { Problem::not_found("no such endpoint (see /api/v1/openapi.json)") })
         .layer(middleware::from_fn_with_state(app.clone(), guard::check))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
@@ -153,11 +193,33 @@ fn mcp_stop(mut stop: tokio::sync::watch::Receiver<bool>) -> tokio_util::sync::C
     token
 }
 
-/// Reads the whole body within [`BODY_TIMEOUT`] (and [`BODY_BYTES_MAX`]) before the
-/// handler runs, so a slow or endless sender cannot hold a command's connection.
-async fn body_in_time(req: Request, next: Next) -> Result<Response, Problem> {
+async fn small_body_in_time(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, Problem> {
+    body_in_time(req, next, BODY_BYTES_MAX, app.body_timeout).await
+}
+
+async fn component_in_time(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, Problem> {
+    // A component is larger than a command: give it proportionally longer.
+    body_in_time(req, next, COMPONENT_BYTES_MAX, app.body_timeout * 6).await
+}
+
+/// Reads the whole body within `timeout` (and `max` bytes) before the handler runs, so a
+/// slow or endless sender cannot hold a command's connection.
+async fn body_in_time(
+    req: Request,
+    next: Next,
+    max: usize,
+    timeout: Duration,
+) -> Result<Response, Problem> {
     let (parts, body) = req.into_parts();
-    let bytes = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_BYTES_MAX))
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, max))
         .await
         .map_err(|_| {
             Problem::new(
@@ -172,7 +234,7 @@ async fn body_in_time(req: Request, next: Next) -> Result<Response, Problem> {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "Payload too large",
-                format!("the request body is larger than {BODY_BYTES_MAX} bytes or broken: {e}"),
+                format!("the request body is larger than {max} bytes or broken: {e}"),
             )
         })?;
     Ok(next
@@ -181,16 +243,19 @@ async fn body_in_time(req: Request, next: Next) -> Result<Response, Problem> {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for open requests
-/// (end the event streams first through [`Options::stop`]).
+/// (end the event streams first through [`Options::stop`]). Headers must arrive within
+/// `timeouts.header`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    timeouts: Timeouts,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, router, timeouts.header, shutdown).await
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_api;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use loom_engine::ErrorKind;
 use loom_service::ServiceError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A request that did not do what was asked, and why.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -19,14 +20,21 @@ pub struct Problem {
     pub detail: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// An RFC 9457 problem, as sent.
+#[derive(Serialize, ToSchema)]
+pub struct ProblemBody {
+    /// `urn:loom:problem:KIND`.
     #[serde(rename = "type")]
-    type_: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    kind: &'a str,
+    pub type_: String,
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What was wrong, and what to do.
+    pub detail: String,
+    /// The engine's error kind (`usage`, `config`, `refused`, `bundle`, `busy`, `conflict`,
+    /// `forbidden`, `internal`: the `kind` of `--json` errors too) or the transport's own
+    /// (`unauthorized`, `not-found`, `timeout`, `too-large`, `too-many-streams`).
+    pub kind: String,
 }
 
 impl Problem {
@@ -114,12 +122,12 @@ impl From<ServiceError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ProblemBody {
             type_: format!("urn:loom:problem:{}", self.kind),
-            title: self.title,
+            title: self.title.into(),
             status: self.status.as_u16(),
-            detail: &self.detail,
-            kind: self.kind,
+            detail: self.detail,
+            kind: self.kind.into(),
         };
         let json = serde_json::to_string(&body).unwrap_or_else(|_| "{}".into());
         (

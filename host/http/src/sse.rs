@@ -122,11 +122,23 @@ impl Follow {
 
 /// `?after=ID`: as `Last-Event-ID`, for a first connection (a page rendered up to a tick);
 /// the header, which a reconnecting `EventSource` sends, wins.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AfterQuery {
+    /// Start after this tick id (`run << 32 | seq`), as `Last-Event-ID` does.
     after: Option<u64>,
 }
 
+/// The event bus as Server-Sent Events: ticks committed, gates opened and decided, run
+/// status changes, effects started, progressing and finished, as JSON tagged by `event`.
+/// Each event a tick stands for has `id:` = the tick's id, and a client reconnecting with
+/// `Last-Event-ID` first gets every tick after it.
+#[utoipa::path(get, path = "/api/v1/events",
+    params(AfterQuery, ("Last-Event-ID" = Option<u64>, Header, description = "The last tick id seen")),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String),
+        (status = "default", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub async fn events(
     State(app): State<Arc<App>>,
     headers: HeaderMap,

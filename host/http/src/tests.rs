@@ -38,3 +38,13 @@ fn tokens_are_stored_as_hashes_and_found_by_the_token() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_problem_names_an_engine_error_kind_as_every_transport_does() {
+    use loom_engine::ErrorKind::*;
+    for k in [
+        Usage, Config, Refused, Bundle, Busy, Conflict, Forbidden, Internal,
+    ] {
+        assert_eq!(problem::status_of(k).1, loom_views::kind_name(k));
+    }
+}

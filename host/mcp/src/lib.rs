@@ -203,18 +203,9 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// The kind's name, as loom's JSON and exit codes know it.
+/// The kind's name, as loom's JSON, HTTP problems and exit codes know it.
 fn kind_name(k: ErrorKind) -> &'static str {
-    match k {
-        ErrorKind::Usage => "usage",
-        ErrorKind::Config => "config",
-        ErrorKind::Refused => "refused",
-        ErrorKind::Bundle => "bundle",
-        ErrorKind::Busy => "busy",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Forbidden => "forbidden",
-        ErrorKind::Internal => "internal",
-    }
+    loom_views::kind_name(k)
 }
 
 /// A tool that ran and failed: `isError: true`, with the message loom's CLI would print, and

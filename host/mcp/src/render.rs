@@ -69,7 +69,7 @@ pub fn status(s: &Status) -> (String, StatusOut) {
         run_status: s.run.as_ref().map(|r| r.status.to_string()),
         driver: s.driver.as_ref().map(|d| d.describe()),
         pending_gates: s.pending_gates.iter().map(gate).collect(),
-        detail: serde_json::to_value(s).unwrap_or_default(),
+        detail: serde_json::to_value(loom_views::Status::from(s)).unwrap_or_default(),
     };
     (lines.join("\n"), out)
 }

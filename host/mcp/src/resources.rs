@@ -95,13 +95,8 @@ pub fn ledger_row(
         Some(h) => reader.blob(&h)?.map(|b| cut(&b, &mut truncated)),
         None => None,
     };
-    let mut row = serde_json::to_value(&row).unwrap_or_default();
-    // The metadata is a JSON object stored as text: hand it over as one.
-    if let Some(meta) = row.get("meta").and_then(|m| m.as_str()) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(meta) {
-            row["meta"] = v;
-        }
-    }
+    // loom's one vocabulary: the metadata is a JSON object, as in `--json` and over HTTP.
+    let row = serde_json::to_value(loom_views::LedgerRow::from(&row)).unwrap_or_default();
     Ok(LedgerOut {
         row,
         request,
@@ -264,7 +259,7 @@ impl ServerHandler for LoomMcp {
             let s = blocking(move || reader.status())
                 .await
                 .map_err(read_error)?;
-            return Ok(json_contents(&uri, &s)?.into());
+            return Ok(json_contents(&uri, &loom_views::Status::from(&s))?.into());
         }
         let id = uri
             .strip_prefix(RUN_PREFIX)
@@ -278,6 +273,7 @@ impl ServerHandler for LoomMcp {
         let log = blocking(move || reader.log(Some(id)))
             .await
             .map_err(read_error)?;
+        let log: Vec<_> = log.iter().map(loom_views::LogEntry::from).collect();
         Ok(json_contents(&uri, &log)?.into())
     }
 }

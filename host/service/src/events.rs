@@ -18,6 +18,7 @@ pub enum Event {
     TickCommitted {
         run: u64,
         seq: u64,
+        #[serde(serialize_with = "kind_str")]
         kind: TickKind,
         step: Option<String>,
         summary: String,
@@ -52,6 +53,12 @@ pub enum Event {
     EffectFinished {
         step: String,
     },
+}
+
+/// A tick kind in loom's one spelling (`gate-open`), as every view and `replay --ticks` say it
+/// (the kernel's own serde form, `gateopen`, is its storage's, not the vocabulary's).
+fn kind_str<S: serde::Serializer>(k: &TickKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(k.as_str())
 }
 
 /// The bus plus the id of the newest tick published on it, shared by the in-process observer

@@ -29,7 +29,7 @@ impl Reader {
     }
 
     pub fn status(&self) -> Result<reads::Status> {
-        let mut s = reads::status(&self.store()?)?;
+        let mut s = self.with_store(|store| Ok(reads::status(store)?))?;
         reads::with_driver(&mut s, &self.root);
         Ok(s)
     }
@@ -108,5 +108,104 @@ impl Reader {
             return Ok(None);
         }
         Ok(reads::current_run(&store)?.map(|r| r.id))
+    }
+}
+
+/// Reads behind the HTTP API's run pages.
+impl Reader {
+    pub fn task(&self, id: u64) -> Result<Option<loom_kernel::Task>> {
+        Ok(self.store()?.task(id).map_err(EngineError::from)?)
+    }
+
+    pub fn run(&self, id: u64) -> Result<loom_kernel::Run> {
+        Ok(self.store()?.run(id).map_err(EngineError::from)?)
+    }
+
+    /// Every gate of `run`, decided or not.
+    pub fn run_gates(&self, run: u64) -> Result<Vec<Gate>> {
+        Ok(self.store()?.gates(run).map_err(EngineError::from)?)
+    }
+
+    pub fn facts(&self, run: u64) -> Result<Vec<loom_kernel::Fact>> {
+        Ok(self.store()?.facts(run).map_err(EngineError::from)?)
+    }
+
+    pub fn violations(&self, run: u64) -> Result<Vec<loom_kernel::ViolationRow>> {
+        Ok(self.store()?.violations(run).map_err(EngineError::from)?)
+    }
+
+    /// Every attempt at the effect `key` of `run`.
+    pub fn attempts(&self, run: u64, key: &str) -> Result<Vec<LedgerRow>> {
+        Ok(self
+            .store()?
+            .attempts(run, key)
+            .map_err(EngineError::from)?)
+    }
+
+    /// At most `limit` ticks of `run` after seq `since`, with their ledger rows.
+    pub fn log_page(&self, run: u64, since: u64, limit: u32) -> Result<Vec<reads::LogEntry>> {
+        Ok(reads::log_page(&self.store()?, run, since, limit)?)
+    }
+
+    /// Replays recorded runs from the project's database, as `loom replay` does, with an
+    /// `invariants` component to evaluate at every tick if given (`only`: without
+    /// re-executing the runs). CPU-bound: call it off the async threads.
+    pub fn replay(
+        &self,
+        runs: loom_engine::replay::Runs,
+        invariants: Option<Vec<u8>>,
+        only: bool,
+        ticks: bool,
+    ) -> Result<Vec<loom_engine::replay::RunReplay>> {
+        let opts = loom_engine::replay::ReplayOptions {
+            invariants,
+            only,
+            bundle: None,
+            ticks,
+            config: Some(loom_engine::Config::load(&self.root)?),
+            root: Some(self.root.clone()),
+        };
+        Ok(loom_engine::replay::replay(
+            &project::db_path(&self.root),
+            runs,
+            &opts,
+        )?)
+    }
+}
+
+thread_local! {
+    /// One read-only connection per thread, kept between reads of the same database: opening
+    /// one (and SQLite parsing the schema at its first query) costs more than a status read.
+    /// The database file's inode is kept with it, so a file replaced under it (a test, a
+    /// restore) is opened anew. Every `Reader` belongs to a process that drives the project,
+    /// so the directory is writable and the connection is a normal one that sees each new
+    /// commit (never the immutable fallback of a read-only mount).
+    static CACHED: std::cell::RefCell<Option<(PathBuf, u64, Store)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl Reader {
+    /// Runs `f` on this thread's cached connection to the project's database.
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        use std::os::unix::fs::MetadataExt;
+        let path = project::db_path(&self.root);
+        let ino = std::fs::metadata(&path).map(|m| m.ino()).unwrap_or(0);
+        CACHED.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            let fresh = !matches!(&*cached, Some((p, i, _)) if *p == path && *i == ino);
+            if fresh {
+                *cached = None;
+                *cached = Some((path, ino, self.store()?));
+            }
+            let Some((_, _, store)) = cached.as_ref() else {
+                return self.store().and_then(|s| f(&s));
+            };
+            let r = f(store);
+            if r.is_err() {
+                // A connection that failed is not trusted again.
+                *cached = None;
+            }
+            r
+        })
     }
 }
