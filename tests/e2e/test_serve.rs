@@ -550,3 +550,34 @@ fn a_forwarded_abandon_and_resume_go_to_the_server() {
     assert_eq!(server.stop(), Some(0));
     assert_replays_identically(&dir);
 }
+
+/// The API as the README shows it, through curl: a token reads the status, none is refused.
+#[test]
+fn curl_reads_the_status_with_a_token_and_is_refused_without() {
+    let (_tmp, dir) = demo_project();
+    let token = add_user(&dir, "ann");
+    let server = Server::start(&dir);
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for lists of even length"]),
+        10,
+    );
+    let curl = |args: &[&str]| {
+        let o = Command::new("curl")
+            .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
+            .args(args)
+            .output()
+            .expect("curl is needed for this test (.ci/run installs it)");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        (body.to_owned(), code.to_owned())
+    };
+    let url = server.url("status");
+    let (body, code) = curl(&["-H", &format!("Authorization: Bearer {token}"), &url]);
+    assert_eq!(code, "200", "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["pending_gates"][0]["name"], "accept", "{v}");
+    let (body, code) = curl(&[&url]);
+    assert_eq!(code, "401", "{body}");
+    assert!(body.contains("Bearer"), "{body}");
+    assert_eq!(server.stop(), Some(0));
+}

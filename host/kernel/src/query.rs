@@ -107,6 +107,18 @@ pub(crate) fn runs(conn: &Connection) -> Result<Vec<Run>> {
     rows.into_iter().map(finish_run).collect()
 }
 
+/// The newest run, or the newest of `task`'s: one row by the key, however many runs there are.
+pub(crate) fn last_run(conn: &Connection, task: Option<u64>) -> Result<Option<Run>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLS} FROM runs WHERE ?1 IS NULL OR task_id = ?1 ORDER BY id DESC LIMIT 1"
+    ))?;
+    let row = st
+        .query_map([task.map(|t| t as i64)], run_row)?
+        .next()
+        .transpose()?;
+    row.map(finish_run).transpose()
+}
+
 pub(crate) fn runs_of_task(conn: &Connection, task: u64) -> Result<Vec<Run>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"

@@ -408,6 +408,11 @@ impl Store {
         query::runs(&self.conn)
     }
 
+    /// The newest run (of `task`, if given), read without reading the others.
+    pub fn last_run(&self, task: Option<u64>) -> Result<Option<Run>> {
+        query::last_run(&self.conn, task)
+    }
+
     pub fn runs_of_task(&self, task: u64) -> Result<Vec<Run>> {
         query::runs_of_task(&self.conn, task)
     }

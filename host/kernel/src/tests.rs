@@ -355,3 +355,32 @@ fn fact_count_sees_the_open_ticks_writes_and_only_its_run() {
     drop(tick);
     assert_eq!(store.view(run).fact_count().unwrap(), 0);
 }
+
+#[test]
+fn the_last_run_is_the_newest_overall_and_of_its_task() {
+    let store = Store::open_in_memory().unwrap();
+    assert!(store.last_run(None).unwrap().is_none());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let new = NewRun {
+            title: format!("t{i}"),
+            bundle_name: "b".into(),
+            bundle_version: "0.1.0".into(),
+            bundle_hash: "h".into(),
+            phase: "p".into(),
+            settings: "{}".into(),
+            options: "{}".into(),
+        };
+        let mut tick = store.begin_run(&new, None).unwrap();
+        let run = tick.token().run;
+        tick.set_status(RunStatus::Done, None).unwrap();
+        tick.commit(TickMeta::new(TickKind::Start, "start"), None)
+            .unwrap();
+        ids.push(run);
+    }
+    let last = store.last_run(None).unwrap().unwrap();
+    assert_eq!(last.id, *ids.last().unwrap());
+    assert_eq!(last, store.runs().unwrap().pop().unwrap());
+    let first = store.runs().unwrap()[0].clone();
+    assert_eq!(store.last_run(Some(first.task_id)).unwrap(), Some(first));
+}
