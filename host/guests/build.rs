@@ -43,7 +43,8 @@ fn main() {
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(var("OUT_DIR"));
     let workspace = manifest_dir.join("../..");
-    for watched in ["wit", "sdk", "bundles", "Cargo.lock"] {
+    // The workspace manifest too: its `[workspace.dependencies]` features reach the guests.
+    for watched in ["wit", "sdk", "bundles", "Cargo.lock", "Cargo.toml"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
