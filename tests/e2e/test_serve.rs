@@ -581,3 +581,51 @@ fn curl_reads_the_status_with_a_token_and_is_refused_without() {
     assert!(body.contains("Bearer"), "{body}");
     assert_eq!(server.stop(), Some(0));
 }
+
+/// SIGKILL the server while the implementer works, start it again, and resume through it:
+/// every committed agent call was made once, and the run replays.
+#[test]
+fn a_server_killed_mid_run_restarts_and_the_run_resumes_with_nothing_repeated() {
+    let slow = format!(
+        "[[reply]]\nrole = \"implementer\"\ndelay_ms = 4000\ntext = '''\n{FIX_EVEN}\n'''\n\n"
+    );
+    let replies = [
+        "log = \"calls.jsonl\"\n\n".to_string(),
+        reply("planner", "1. fix the even case"),
+        slow,
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    let (_tmp, dir) = project(&config("supervised", ""), &replies);
+    let server = Server::start(&dir);
+    let runner = {
+        let dir = dir.clone();
+        std::thread::spawn(move || loom(&dir, &["run", "Fix median() for lists of even length"]))
+    };
+    assert!(
+        wait_for_intent(&dir, "implement", WAIT),
+        "the implement step never started"
+    );
+    drop(server); // SIGKILL, mid-call
+    let _ = runner.join();
+
+    let server = Server::start(&dir);
+    let o = loom(&dir, &["resume"]);
+    let t = expect_code(&o, 10);
+    assert!(t.contains("sent to the loom server"), "{t}");
+    expect_code(&loom(&dir, &["approve", "accept"]), 0);
+    assert_eq!(status_json(&dir)["run"]["status"], "done");
+    let calls = std::fs::read_to_string(dir.join(".loom/calls.jsonl")).unwrap();
+    let roles: Vec<String> = calls
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["role"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(roles, ["planner", "implementer", "reviewer"], "{calls}");
+    assert_eq!(server.stop(), Some(0));
+    assert_replays_identically(&dir);
+}
