@@ -209,3 +209,15 @@ pub fn env_or(name: &str, default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The demo project with scripted replies for one clean pass (plan, fix, no findings), the
+/// supervised policy and `extra` config: it stops at the human `accept` gate.
+pub fn scripted_demo(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    project(&config("supervised", extra), &replies)
+}

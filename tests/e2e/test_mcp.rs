@@ -76,12 +76,17 @@ asyncio.run(main())
 
 /// Runs `script` against `loom mcp` on `dir`, killing it after two minutes.
 fn client(py: &Path, script: &str, dir: &Path) -> serde_json::Value {
+    run_python(py, script, dir, &[LOOM, dir.to_str().unwrap()])
+}
+
+/// Runs the client `script` (saved in `dir`) with `args`, killing it after two minutes; what
+/// it prints, as JSON.
+pub(crate) fn run_python(py: &Path, script: &str, dir: &Path, args: &[&str]) -> serde_json::Value {
     let file = dir.join(".loom/mcp-client.py");
     std::fs::write(&file, script).unwrap();
     let mut child = Command::new(py)
         .arg(&file)
-        .arg(LOOM)
-        .arg(dir)
+        .args(args)
         .env("USER", "tester")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -102,16 +107,6 @@ fn client(py: &Path, script: &str, dir: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("no JSON from the client ({e}):\n{t}"))
 }
 
-fn demo_project() -> (tempfile::TempDir, PathBuf) {
-    let replies = [
-        reply("planner", "1. fix the even case"),
-        reply("implementer", FIX_EVEN),
-        reply("reviewer", r#"{"findings": []}"#),
-    ]
-    .concat();
-    project(&config("supervised", ""), &replies)
-}
-
 #[test]
 fn the_python_sdk_starts_a_task_follows_it_to_the_human_gate_and_cannot_decide_it() {
     let Some(py) = python() else {
@@ -122,7 +117,7 @@ fn the_python_sdk_starts_a_task_follows_it_to_the_human_gate_and_cannot_decide_i
         eprintln!("skipped: no Python with the `mcp` package (target/mcp-venv, see .ci/run)");
         return;
     };
-    let (_tmp, dir) = demo_project();
+    let (_tmp, dir) = scripted_demo("");
     let out = client(&py, CLASSIC, &dir);
     assert_eq!(out["server"], "loom");
     assert_eq!(out["protocol"], "2025-11-25");

@@ -3,12 +3,10 @@
 //! Both with the official Python SDK, as in `test_mcp`.
 
 use crate::common::*;
-use crate::test_mcp::python;
+use crate::test_mcp::{python, run_python};
 use crate::test_serve::{add_user, Server};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Over HTTP, both eras: the handshake (`ClientSession` on `streamable_http_client`) and the
 /// stateless one (`mcp.Client`, auto mode), each with the user's bearer token.
@@ -124,33 +122,6 @@ async def main():
 asyncio.run(main())
 "#;
 
-/// Runs `script` with `args`, killing it after two minutes; its stdout as JSON.
-fn run_client(py: &Path, script: &str, dir: &Path, args: &[&str]) -> Value {
-    let file = dir.join(".loom/mcp-client.py");
-    std::fs::write(&file, script).unwrap();
-    let mut child = Command::new(py)
-        .arg(&file)
-        .args(args)
-        .env("USER", "tester")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let o = child.wait_with_output().unwrap();
-    let t = text(&o);
-    assert!(o.status.success(), "the MCP client failed:\n{t}");
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("no JSON from the client ({e}):\n{t}"))
-}
-
 fn sdk() -> Option<PathBuf> {
     let py = python();
     if py.is_none() {
@@ -161,16 +132,6 @@ fn sdk() -> Option<PathBuf> {
         eprintln!("skipped: no Python with the `mcp` package (target/mcp-venv, see .ci/run)");
     }
     py
-}
-
-fn demo_project(extra: &str) -> (tempfile::TempDir, PathBuf) {
-    let replies = [
-        reply("planner", "1. fix the even case"),
-        reply("implementer", FIX_EVEN),
-        reply("reviewer", r#"{"findings": []}"#),
-    ]
-    .concat();
-    project(&config("supervised", extra), &replies)
 }
 
 /// The `accept` gate as `loom gates --all --json` shows it.
@@ -189,7 +150,7 @@ fn accept_gate(dir: &Path) -> Value {
 #[test]
 fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_human_gate() {
     let Some(py) = sdk() else { return };
-    let (_tmp, dir) = demo_project("");
+    let (_tmp, dir) = scripted_demo("");
     let token = add_user(&dir, "ann");
     let server = Server::start(&dir);
     let url = format!("http://{}/mcp", server.addr);
@@ -216,7 +177,7 @@ fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_huma
     assert_eq!(post(Some(&token), Some("http://evil.example")), 403);
 
     // `loom mcp` on stdio relays to the server: the task starts on the server's engine.
-    let relayed = run_client(&py, RELAYED, &dir, &[LOOM, dir.to_str().unwrap()]);
+    let relayed = run_python(&py, RELAYED, &dir, &[LOOM, dir.to_str().unwrap()]);
     assert_eq!(relayed["server"], "loom", "{relayed}");
     let start = &relayed["start"];
     assert_eq!(start["is_error"], false, "{start}");
@@ -230,7 +191,7 @@ fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_huma
     let said = relayed["status"]["text"].as_str().unwrap();
     assert!(said.contains("loom serve"), "driven by the server: {said}");
 
-    let out = run_client(&py, HTTP, &dir, &[&url, &token]);
+    let out = run_python(&py, HTTP, &dir, &[&url, &token]);
     assert_eq!(out["protocol"], "2025-11-25", "{out}");
     assert_eq!(
         out["tools"].as_array().unwrap().len(),
@@ -264,8 +225,8 @@ fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_huma
 #[test]
 fn with_elicitation_the_person_at_the_client_decides_a_human_gate_and_is_recorded_as_human() {
     let Some(py) = sdk() else { return };
-    let (_tmp, dir) = demo_project("[mcp]\nhuman_gates = \"elicit\"\n");
-    let out = run_client(&py, ELICIT, &dir, &[LOOM, dir.to_str().unwrap()]);
+    let (_tmp, dir) = scripted_demo("[mcp]\nhuman_gates = \"elicit\"\n");
+    let out = run_python(&py, ELICIT, &dir, &[LOOM, dir.to_str().unwrap()]);
 
     // Without the capability: the plain refusal, nothing recorded.
     let refused = &out["no_capability"];

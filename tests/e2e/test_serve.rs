@@ -4,22 +4,12 @@
 use crate::common::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn demo_project() -> (tempfile::TempDir, PathBuf) {
-    let replies = [
-        reply("planner", "1. fix the even case"),
-        reply("implementer", FIX_EVEN),
-        reply("reviewer", r#"{"findings": []}"#),
-    ]
-    .concat();
-    project(&config("supervised", ""), &replies)
-}
 
 /// A running `loom serve`, stopped (SIGTERM, then SIGKILL) when dropped.
 pub(crate) struct Server {
@@ -173,7 +163,7 @@ fn problem(r: reqwest::blocking::Response, status: u16) -> Value {
 
 #[test]
 fn a_task_runs_over_http_and_a_decision_needs_the_right_hash_token_and_origin() {
-    let (_tmp, dir) = demo_project();
+    let (_tmp, dir) = scripted_demo("");
     let token = add_user(&dir, "ann");
     let server = Server::start(&dir);
     let http = client();
@@ -332,7 +322,7 @@ fn a_task_runs_over_http_and_a_decision_needs_the_right_hash_token_and_origin() 
 
 #[test]
 fn the_cli_forwards_driving_commands_to_a_live_server_and_a_dead_one_blocks_nothing() {
-    let (_tmp, dir) = demo_project();
+    let (_tmp, dir) = scripted_demo("");
     let server = Server::start(&dir);
     // One driver: a second server is refused, naming the first.
     let t = expect_code(&loom(&dir, &["serve", "--addr", "127.0.0.1:0"]), 6);
@@ -390,7 +380,7 @@ fn input_value(page: &str, name: &str) -> String {
 
 #[test]
 fn the_dashboard_logs_in_once_escapes_what_it_shows_and_decides_with_a_csrf_token() {
-    let (_tmp, dir) = demo_project();
+    let (_tmp, dir) = scripted_demo("");
     let server = Server::start(&dir);
     let login = loop {
         let line = server.lines.recv_timeout(WAIT).unwrap();
@@ -533,7 +523,7 @@ fn the_dashboard_logs_in_once_escapes_what_it_shows_and_decides_with_a_csrf_toke
 
 #[test]
 fn a_forwarded_abandon_and_resume_go_to_the_server() {
-    let (_tmp, dir) = demo_project();
+    let (_tmp, dir) = scripted_demo("");
     let server = Server::start(&dir);
     expect_code(
         &loom(&dir, &["run", "Fix median() for lists of even length"]),
@@ -554,7 +544,7 @@ fn a_forwarded_abandon_and_resume_go_to_the_server() {
 /// The API as the README shows it, through curl: a token reads the status, none is refused.
 #[test]
 fn curl_reads_the_status_with_a_token_and_is_refused_without() {
-    let (_tmp, dir) = demo_project();
+    let (_tmp, dir) = scripted_demo("");
     let token = add_user(&dir, "ann");
     let server = Server::start(&dir);
     expect_code(
