@@ -5,8 +5,10 @@
 mod browser;
 mod common;
 mod test_browser;
+mod test_cli;
 mod test_crash;
 mod test_demo;
+mod test_exit_codes;
 mod test_gates;
 mod test_golden;
 mod test_hostile;
@@ -16,6 +18,7 @@ mod test_mcp;
 mod test_mcp_hosts;
 mod test_mcp_http;
 mod test_patch;
+mod test_provider_choices;
 mod test_providers;
 mod test_race;
 mod test_replay;
