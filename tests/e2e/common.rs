@@ -10,6 +10,8 @@ pub fn loom(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("USER", "tester")
         .env_remove("LOOM_SCRIPTED_LOG")
+        // As an installed `loom` runs: `cargo test` sets CARGO, which `cargo run` would too.
+        .env_remove("CARGO")
         .output()
         .expect("run loom")
 }

@@ -48,10 +48,12 @@ pub fn run(dir: Option<PathBuf>, approve: bool) -> Result<u8> {
                     .map(|mut r| r.next().is_some())
                     .unwrap_or(true)
             {
-                bail!(
+                // The command's mistake, not the disk's: a usage error.
+                return Err(loom_engine::EngineError::Usage(format!(
                     "{} exists and is not empty; give the demo a new directory",
                     d.display()
-                );
+                ))
+                .into());
             }
             std::fs::create_dir_all(&d)
                 .with_context(|| format!("cannot create {}", d.display()))?;
@@ -90,12 +92,70 @@ pub fn run(dir: Option<PathBuf>, approve: bool) -> Result<u8> {
         code = finish(&report);
     }
     outln!();
-    outln!("look around:  cd {}", dir.display());
-    outln!("              loom log       # every tick, its token, hash and ledger rows");
-    outln!("              git diff       # what the agents changed");
-    outln!("              loom replay    # re-run it from the record: no model is called");
-    if code == exit::WAITING {
-        outln!("              loom approve accept   # finish the run");
+    for line in next_steps(&dir, code == exit::WAITING, via_cargo()) {
+        outln!("{line}");
     }
     Ok(code)
+}
+
+/// Whether this `loom` was started by `cargo run` (from a checkout, not installed): cargo
+/// sets `CARGO` for what it runs, and the binary is still in its target directory.
+fn via_cargo() -> bool {
+    let in_target = std::env::current_exe().ok().is_some_and(|exe| {
+        exe.parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .is_some_and(|t| t == "target")
+    });
+    in_target && std::env::var_os("CARGO").is_some()
+}
+
+/// What to try after the demo, as commands that work where the person is: in the demo's
+/// directory with an installed `loom`, or from the checkout through `cargo run`.
+fn next_steps(dir: &Path, waiting: bool, via_cargo: bool) -> Vec<String> {
+    let d = dir.display();
+    let mut steps = vec![
+        ("log", "every tick, its token, hash and ledger rows"),
+        ("replay", "re-run it from the record: no model is called"),
+    ];
+    if waiting {
+        steps.push(("approve accept", "finish the run"));
+    }
+    let mut out = Vec::new();
+    if via_cargo {
+        out.push(format!("look around (from this checkout; or `cargo install --path host/cli --locked`, then `cd {d}` and `loom …`):"));
+        for (cmd, why) in steps {
+            out.push(format!("  cargo run -p loom-cli -- -C {d} {cmd}   # {why}"));
+        }
+        out.push(format!("  git -C {d} diff   # what the agents changed"));
+    } else {
+        out.push(format!("look around:  cd {d}"));
+        out.push("              git diff       # what the agents changed".into());
+        for (cmd, why) in steps {
+            out.push(format!("              loom {cmd:<13}# {why}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_work_through_cargo_run_and_installed_alike() {
+        let dir = Path::new("/tmp/demo");
+        let cargo = next_steps(dir, true, true).join("\n");
+        assert!(
+            cargo.contains("cargo run -p loom-cli -- -C /tmp/demo log"),
+            "{cargo}"
+        );
+        assert!(cargo.contains("-C /tmp/demo approve accept"), "{cargo}");
+        let installed = next_steps(dir, false, false).join("\n");
+        assert!(
+            installed.contains("cd /tmp/demo") && installed.contains("loom log"),
+            "{installed}"
+        );
+        assert!(!installed.contains("approve"), "{installed}");
+    }
 }

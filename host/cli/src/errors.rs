@@ -41,7 +41,10 @@ pub fn report(e: &anyhow::Error, json: bool) -> u8 {
             code,
         );
     } else {
-        errln!("error: {message}");
+        errln!(
+            "{} {message}",
+            crate::color::paint_err(crate::color::Style::Red, "error:")
+        );
     }
     code
 }
@@ -63,4 +66,28 @@ pub fn print_json(kind: &str, message: String, exit_code: u8) {
 /// line clap refuses is reported in the form asked for too.
 pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
     args.iter().skip(1).any(|a| a == "--json")
+}
+
+/// Reads a file the command line names. One that is not there (or is a directory) is the
+/// command's mistake, a usage error naming it; another failure to read it is the disk's.
+pub fn read_named(path: &std::path::Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::ErrorKind as K;
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if matches!(e.kind(), K::NotFound | K::IsADirectory | K::NotADirectory) => {
+            let why = match e.kind() {
+                K::NotFound => "no such file",
+                _ => "not a file",
+            };
+            Err(
+                EngineError::Usage(format!("{what} {}: {why}; check the path", path.display()))
+                    .into(),
+            )
+        }
+        Err(e) => Err(EngineError::Io {
+            what: format!("cannot read {what} {}", path.display()),
+            source: e,
+        }
+        .into()),
+    }
 }

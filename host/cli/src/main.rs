@@ -31,207 +31,35 @@ macro_rules! err {
     }};
 }
 
+mod args;
+mod bundle_cmd;
+mod color;
 mod demo;
 mod demo_files;
+mod docs_cmd;
 mod errors;
+mod exit;
 mod forward;
+mod log_cmd;
 mod mcp_cmd;
 mod render;
+mod render_gates;
 mod replay_cmd;
+mod runs_cmd;
 mod serve_cmd;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use args::{BundleCommand, Cli, Command, DecideArgs, ProvidersCommand};
+use clap::Parser;
 use loom_engine::{project, reads, AbandonOutcome, DriveReport, Engine, EngineError};
 use loom_kernel::RunStatus;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Exit codes (also in the README).
-pub mod exit {
-    /// The command did what was asked; a driven run finished.
-    pub const OK: u8 = 0;
-    /// Something failed that is not one of the cases below (disk, database, git…).
-    pub const ERROR: u8 = 1;
-    /// The command was wrong: bad arguments, nothing to act on, a task already open.
-    pub const USAGE: u8 = 2;
-    /// The project's configuration is wrong.
-    pub const CONFIG: u8 = 3;
-    /// A rule refused what was asked (the refusal is recorded; nothing else changed).
-    pub const REFUSED: u8 = 4;
-    /// The bundle could not be loaded, or it faulted.
-    pub const BUNDLE: u8 = 5;
-    /// Another loom process drives this project (it is named); nothing was done.
-    pub const BUSY: u8 = 6;
-    /// The run is waiting for a human to decide a gate.
-    pub const WAITING: u8 = 10;
-    /// The run stopped: a rule fired, a step failed, or an effect is uncertain. `loom status`.
-    pub const STOPPED: u8 = 11;
-    /// The run ended as failed (the bundle gave up).
-    pub const FAILED: u8 = 12;
-    /// `loom verify` found a broken hash chain, or `loom replay` a tick that does not
-    /// reproduce.
-    pub const BROKEN: u8 = 13;
-    /// `loom replay`: a rule fired somewhere in the replayed runs.
-    pub const FIRED: u8 = 14;
-}
-
-#[derive(Parser)]
-#[command(name = "loom", version, about = "Multi-step agent work as a transaction", long_about = None)]
-struct Cli {
-    /// The project directory (default: the nearest directory upwards with a .loom/)
-    #[arg(long, short = 'C', global = true)]
-    project: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Create .loom/ (database and a commented config) in the current directory
-    Init,
-    /// Start a task and drive it until it finishes or needs a human
-    Run {
-        /// What should be done
-        #[arg(required = true, num_args = 1..)]
-        task: Vec<String>,
-        /// A bundle component to use instead of the built-in `code` bundle
-        #[arg(long)]
-        bundle: Option<PathBuf>,
-        /// One provider for every agent role, e.g. scripted:replies.toml
-        #[arg(long)]
-        provider: Option<String>,
-        /// If another loom process drives this project, wait for it instead of failing
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Show the open task, its run, pending gates, uncertain effects and violations
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
-    /// List gates waiting for a decision
-    Gates {
-        #[arg(long)]
-        json: bool,
-        /// Include decided gates
-        #[arg(long)]
-        all: bool,
-    },
-    /// Approve a gate (by name or id) and continue the run
-    Approve {
-        /// The gate's name or id (`loom gates` lists them)
-        gate: String,
-        /// A note kept with the decision
-        #[arg(long)]
-        note: Option<String>,
-        #[command(flatten)]
-        decide: DecideArgs,
-    },
-    /// Reject a gate (by name or id) and continue the run
-    Reject {
-        /// The gate's name or id (`loom gates` lists them)
-        gate: String,
-        /// Why: the agents read it
-        #[arg(long, required = true)]
-        reason: String,
-        #[command(flatten)]
-        decide: DecideArgs,
-    },
-    /// Continue the open task's run after a crash or a stop
-    Resume {
-        /// If another loom process drives this project, wait for it instead of failing
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Drop the open task (with another process driving it, at its next tick boundary)
-    Abandon {
-        /// Why the task is dropped (kept in the record)
-        #[arg(long)]
-        reason: Option<String>,
-        /// Who abandons (default: $USER)
-        #[arg(long = "as")]
-        who: Option<String>,
-    },
-    /// The tick timeline of a run: tokens, steps, deciders, ledger keys
-    Log {
-        #[arg(long)]
-        json: bool,
-        /// Which run (default: the current one)
-        #[arg(long)]
-        run: Option<u64>,
-    },
-    /// Check that no tick was edited, deleted or reordered (the hash chain)
-    Verify {
-        /// Which run (default: every run)
-        run: Option<u64>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Re-run recorded runs from the record (no provider, command or patch runs), check every
-    /// tick reproduces, and evaluate other rules at each commit: "would this rule have caught it?"
-    Replay(replay_cmd::ReplayArgs),
-    /// Run the `code` bundle on a throwaway repository with a real bug, offline
-    Demo {
-        /// Where to create the demo repository (default: a new temporary directory)
-        dir: Option<PathBuf>,
-        /// Also approve the final gate, finishing the run
-        #[arg(long)]
-        approve: bool,
-    },
-    /// Work with the configured providers
-    Providers {
-        #[command(subcommand)]
-        command: ProvidersCommand,
-    },
-    /// Serve this project to an MCP host over stdio (`claude mcp add loom -- loom mcp`):
-    /// tools and resources for an agent, which can never decide a human's gate
-    Mcp,
-    /// Work with bundle components
-    Bundle {
-        #[command(subcommand)]
-        command: BundleCommand,
-    },
-    /// Serve this project over HTTP (a JSON API and events) until stopped; the CLI sends its
-    /// driving commands there meanwhile
-    Serve(serve_cmd::ServeArgs),
-}
-
-#[derive(clap::Args)]
-struct DecideArgs {
-    /// Who decides (default: $USER)
-    #[arg(long = "as")]
-    who: Option<String>,
-    /// The shown hash (or its first 8+ hex digits) of the gate text you read, as `loom gates`
-    /// prints it: refused if the gate now shows something else
-    #[arg(long)]
-    shown: Option<String>,
-    /// Decide a gate an agent was to decide (recorded as a human decision)
-    #[arg(long)]
-    take_over: bool,
-    /// If another loom process drives this project, wait for it instead of failing
-    #[arg(long)]
-    wait: bool,
-}
-
-#[derive(Subcommand)]
-enum ProvidersCommand {
-    /// Build every provider the config names and probe it without a billed call
-    Check {
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum BundleCommand {
-    /// Load a component and report what it targets, imports and declares
-    Check { file: PathBuf },
-}
-
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = errors::wants_json(&args);
+    color::init(color::from_args(&args));
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // `--help` and `--version` are not errors; a refused command line under `--json`
@@ -256,17 +84,46 @@ fn cwd() -> Result<PathBuf> {
 
 /// `-C DIR` (relative to the current directory) or the current directory, made absolute:
 /// effects run commands and `git apply` in the project root whatever the current directory.
+/// A `-C` that names no directory is a usage error saying so.
 fn start_dir(cli_project: &Option<PathBuf>) -> Result<PathBuf> {
     let cwd = cwd()?;
-    Ok(match cli_project {
-        Some(p) if p.is_absolute() => p.clone(),
-        Some(p) => cwd.join(p),
-        None => cwd,
-    })
+    let Some(p) = cli_project else {
+        return Ok(cwd);
+    };
+    let dir = if p.is_absolute() {
+        p.clone()
+    } else {
+        cwd.join(p)
+    };
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(EngineError::Usage(format!(
+            "-C {}: {} {what}; give the project's directory",
+            p.display(),
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(dir)
 }
 
 fn root(cli_project: &Option<PathBuf>) -> Result<PathBuf> {
     Ok(project::find_root(&start_dir(cli_project)?)?)
+}
+
+/// The project root, initialising the directory if it holds none (the first `loom run` or
+/// `loom serve` in a directory does).
+fn root_or_init(cli_project: &Option<PathBuf>) -> Result<PathBuf> {
+    let dir = start_dir(cli_project)?;
+    match project::find_root(&dir) {
+        Ok(r) => Ok(r),
+        Err(EngineError::NoProject(_)) => Ok(project::init(&dir)?.root),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Takes the driver lock for a command that writes: at once, or with `--wait` after the
@@ -283,14 +140,8 @@ fn drive_lock(e: &mut Engine, wait: bool) -> Result<()> {
     Ok(())
 }
 
-fn decide(
-    cli: &Option<PathBuf>,
-    gate: String,
-    approved: bool,
-    note: Option<String>,
-    a: DecideArgs,
-) -> Result<u8> {
-    let root = root(cli)?;
+fn decide(gate: String, approved: bool, note: Option<String>, a: DecideArgs) -> Result<u8> {
+    let root = root(&a.at.project)?;
     if let Some(s) = forward::server(&root) {
         let body = serde_json::json!({
             "approved": approved, "note": note, "shown_hash": a.shown,
@@ -334,9 +185,24 @@ fn who(explicit: Option<String>) -> String {
 }
 
 fn dispatch(cli: Cli) -> Result<u8> {
+    // `loom -C DIR CMD` and `loom CMD -C DIR` alike; a command that works on no project
+    // refuses it rather than ignore it.
+    let project = match (cli.command.at(), &cli.project) {
+        (Some(at), top) => at.project.clone().or_else(|| top.clone()),
+        (None, Some(p)) => {
+            return Err(EngineError::Usage(format!(
+                "-C {} names a project, and this command works on none (`loom demo DIR` \
+                 takes the directory to create)",
+                p.display()
+            ))
+            .into())
+        }
+        (None, None) => None,
+    };
+    let project = &project;
     match cli.command {
-        Command::Init => {
-            let dir = start_dir(&cli.project)?;
+        Command::Init { .. } => {
+            let dir = start_dir(project)?;
             let r = project::init(&dir)?;
             outln!("loom project at {}", r.root.display());
             if let Some(c) = r.wrote_config {
@@ -354,23 +220,19 @@ fn dispatch(cli: Cli) -> Result<u8> {
             bundle,
             provider,
             wait,
+            ..
         } => {
-            let dir = start_dir(&cli.project)?;
-            // A spec with a secret in it is refused before even `.loom/` is created.
+            // A spec with a secret in it is refused before even `.loom/` is created, and so
+            // is a bundle file that is not there.
             if let Some(spec) = &provider {
                 loom_providers::validate_spec(spec).map_err(EngineError::from)?;
             }
-            // The first `loom run` in a directory initialises it.
-            let root = match project::find_root(&dir) {
-                Ok(r) => r,
-                Err(EngineError::NoProject(_)) => project::init(&dir)?.root,
-                Err(e) => return Err(e.into()),
-            };
             let wasm = match &bundle {
-                Some(p) => std::fs::read(p)
-                    .with_context(|| format!("cannot read bundle {}", p.display()))?,
+                Some(p) => errors::read_named(p, "the bundle")?,
                 None => loom_guests::CODE_BUNDLE.to_vec(),
             };
+            // The first `loom run` in a directory initialises it.
+            let root = root_or_init(project)?;
             if let Some(s) = forward::server(&root) {
                 return forward::run(&root, &s, &task.join(" "), provider, bundle.is_some());
             }
@@ -379,27 +241,29 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let report = e.start(&task.join(" "), &wasm, provider.as_deref())?;
             Ok(finish(&report))
         }
-        Command::Status { json } => {
-            let root = root(&cli.project)?;
+        Command::Status { json, .. } => {
+            let root = root(project)?;
             let mut s = reads::status(&read_only(&root)?)?;
             reads::with_driver(&mut s, &root);
             // Reading needs no config, but a broken one is worth knowing before the next run.
             if let Err(e) = loom_engine::Config::load(&root) {
                 errln!("warning: {e}");
             }
-            if json {
+            if json.json {
                 print_json(&loom_views::Status::from(&s))?;
             } else {
                 render::status(&s);
             }
             Ok(exit::OK)
         }
-        Command::Gates { json, all } => {
-            let gates = reads::gates(&read_only(&root(&cli.project)?)?, all)?;
-            if json {
+        Command::Runs { json, .. } => runs_cmd::run(&read_only(&root(project)?)?, json.json),
+        Command::Gates { json, all, .. } => {
+            let store = read_only(&root(project)?)?;
+            let gates = reads::gates(&store, all)?;
+            if json.json {
                 print_json(&gates.iter().map(loom_views::Gate::from).collect::<Vec<_>>())?;
             } else {
-                render::gates(&gates);
+                render_gates::gates(&store, &gates, all)?;
             }
             Ok(exit::OK)
         }
@@ -407,24 +271,35 @@ fn dispatch(cli: Cli) -> Result<u8> {
             gate,
             note,
             decide: a,
-        } => decide(&cli.project, gate, true, note, a),
+        } => decide(gate, true, note, a),
         Command::Reject {
             gate,
             reason,
             decide: a,
-        } => decide(&cli.project, gate, false, Some(reason), a),
-        Command::Resume { wait } => {
-            let root = root(&cli.project)?;
+        } => decide(gate, false, Some(reason), a),
+        Command::Resume { wait, provider, .. } => {
+            if let Some(spec) = &provider {
+                loom_providers::validate_spec(spec).map_err(EngineError::from)?;
+            }
+            let root = root(project)?;
             if let Some(s) = forward::server(&root) {
+                if provider.is_some() {
+                    return Err(EngineError::Usage(format!(
+                        "the loom server at {} drives this project; stop it to resume on \
+                         another provider",
+                        s.addr
+                    ))
+                    .into());
+                }
                 return forward::resume(&root, &s);
             }
             let mut e = engine(&root)?;
             drive_lock(&mut e, wait)?;
-            let report = e.resume()?;
+            let report = e.resume_on(provider.as_deref())?;
             Ok(finish(&report))
         }
-        Command::Abandon { reason, who: w } => {
-            let root = root(&cli.project)?;
+        Command::Abandon { reason, who: w, .. } => {
+            let root = root(project)?;
             if let Some(s) = forward::server(&root) {
                 return forward::abandon(&s, reason, who(w));
             }
@@ -445,105 +320,64 @@ fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Command::Log { json, run } => {
-            let log = reads::log(&read_only(&root(&cli.project)?)?, run)?;
-            if json {
-                print_json(
-                    &log.iter()
-                        .map(loom_views::LogEntry::from)
-                        .collect::<Vec<_>>(),
-                )?;
-            } else {
-                render::log(&log);
-            }
-            Ok(exit::OK)
-        }
-        Command::Verify { run, json } => {
-            let reports = reads::verify(&read_only(&root(&cli.project)?)?, run)?;
-            if json {
-                print_json(
-                    &reports
-                        .iter()
-                        .map(loom_views::ChainReport::from)
-                        .collect::<Vec<_>>(),
-                )?;
-            }
-            let mut code = exit::OK;
-            for r in &reports {
-                match &r.broken {
-                    None if !json => outln!("run #{}: {} ticks, chain intact", r.run, r.ticks),
-                    None => {}
-                    Some(b) => {
-                        code = exit::BROKEN;
-                        if !json {
-                            outln!("run #{}: BROKEN at tick {}: {}", r.run, b.seq, b.problem);
-                            outln!("  expected {}", b.expected);
-                            outln!("  found    {}", b.found);
-                        }
-                    }
-                }
-            }
-            Ok(code)
-        }
-        Command::Replay(args) => replay_cmd::run(args, &cli.project),
+        Command::Log {
+            json,
+            run,
+            last,
+            follow,
+            ..
+        } => log_cmd::run(&root(project)?, json.json, run, last, follow),
+        Command::Verify { run, json, .. } => log_cmd::verify(&root(project)?, run, json.json),
+        Command::Replay(args) => replay_cmd::run(args, project),
         Command::Serve(args) => {
-            let dir = start_dir(&cli.project)?;
-            let root = match project::find_root(&dir) {
-                Ok(r) => r,
-                Err(EngineError::NoProject(_)) => project::init(&dir)?.root,
-                Err(e) => return Err(e.into()),
-            };
+            let root = root_or_init(project)?;
             serve_cmd::run(args, &root)
         }
         Command::Demo { dir, approve } => demo::run(dir, approve),
-        Command::Mcp => mcp_cmd::run(&root(&cli.project)?),
+        Command::Mcp { .. } => mcp_cmd::run(&root(project)?),
         Command::Providers {
-            command: ProvidersCommand::Check { json },
-        } => {
-            let checks = engine(&root(&cli.project)?)?.check_providers();
-            if json {
-                outln!("{}", serde_json::to_string_pretty(&checks)?);
-            } else {
-                for c in &checks {
-                    outln!(
-                        "{} {}  (roles: {})\n    {}",
-                        if c.ok { "ok  " } else { "FAIL" },
-                        c.spec,
-                        c.roles.join(", "),
-                        c.detail
-                    );
-                }
-            }
-            Ok(if checks.iter().all(|c| c.ok) {
-                exit::OK
-            } else {
-                exit::CONFIG
-            })
-        }
+            command: ProvidersCommand::Check { json, .. },
+        } => providers_check(&root(project)?, json.json),
         Command::Bundle {
-            command: BundleCommand::Check { file },
-        } => {
-            let wasm =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let runtime = loom_runtime::Runtime::new(loom_runtime::Limits::default(), None)?;
-            // A component that cannot be read or loaded exits as a bundle fault, as in `run`.
-            let report = runtime.inspect(&wasm).map_err(EngineError::Bundle)?;
-            outln!("{}", serde_json::to_string_pretty(&report)?);
-            // Loading also checks the version, reads the manifest and checks it.
-            let bundle = runtime.load_bundle(&wasm).map_err(EngineError::Bundle)?;
-            let m = bundle.manifest();
+            command: BundleCommand::Check { file, json, .. },
+        } => bundle_cmd::check(&file, json.json, project),
+        Command::Completions { shell } => docs_cmd::completions(shell),
+        Command::Man => docs_cmd::man(),
+    }
+}
+
+fn providers_check(root: &Path, json: bool) -> Result<u8> {
+    let checks = engine(root)?.check_providers();
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&checks)?);
+    } else {
+        for c in &checks {
+            let verdict = match (c.ok, c.cost_known) {
+                (false, _) => color::paint(color::Style::Red, "FAIL"),
+                (true, false) => color::paint(color::Style::Yellow, "ok  "),
+                (true, true) => color::paint(color::Style::Green, "ok  "),
+            };
             outln!(
-                "bundle {} {} loads: {} phases, {} steps, {} gates, {} rules",
-                m.name,
-                m.version,
-                m.phases.len(),
-                m.steps.len(),
-                m.gates.len(),
-                m.rules.len()
+                "{verdict} {}  (roles: {})\n    {}",
+                c.spec,
+                c.roles.join(", "),
+                c.detail
             );
-            Ok(exit::OK)
+            if let Some(w) = &c.cost_warning {
+                outln!("    {}", color::paint(color::Style::Yellow, w));
+            } else if c.ok && !c.cost_known {
+                outln!(
+                    "    cost: not reported, and no price for its model in the config (no dollar \
+                     budget is set, so nothing depends on it)"
+                );
+            }
         }
     }
+    Ok(if checks.iter().all(|c| c.ok && c.cost_warning.is_none()) {
+        exit::OK
+    } else {
+        exit::CONFIG
+    })
 }
 
 /// Prints a view as `--json` does: pretty, one document on stdout.
@@ -552,13 +386,19 @@ pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-/// Prints where a driven run ended and returns the matching exit code.
+/// Prints where a driven run ended and returns the matching exit code: a run the bundle
+/// faulted is the bundle's fault (5), not a stop a person can fix by resuming (11).
 pub fn finish(report: &DriveReport) -> u8 {
     render::outcome(report);
     match report.run.status {
         RunStatus::Done | RunStatus::Abandoned => exit::OK,
         RunStatus::Waiting => exit::WAITING,
         RunStatus::Failed => exit::FAILED,
+        RunStatus::Stopped
+            if matches!(report.stop, Some(loom_engine::Stop::BundleFault { .. })) =>
+        {
+            exit::BUNDLE
+        }
         RunStatus::Stopped | RunStatus::Running => exit::STOPPED,
     }
 }

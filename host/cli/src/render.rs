@@ -1,7 +1,8 @@
 //! How the CLI shows things to a person.
 
+use crate::color::{self, Style};
 use loom_engine::{DriveReport, LogEntry, Observer, Status};
-use loom_kernel::{Gate, RunStatus, TickKind, TickRow};
+use loom_kernel::{RunStatus, TickKind, TickRow};
 use std::io::Write;
 use std::time::Instant;
 
@@ -32,11 +33,22 @@ fn kind_label(kind: TickKind) -> &'static str {
 
 pub fn tick_line(row: &TickRow) -> String {
     format!(
-        "  #{:<3} {:<8} {:<10} {}",
+        "  #{:<3} {} {:<10} {}",
         row.seq,
-        kind_label(row.kind),
+        color::padded(color::of_kind(row.kind), kind_label(row.kind), 8),
         row.step.as_deref().unwrap_or("-"),
         row.summary.lines().next().unwrap_or("")
+    )
+}
+
+/// The line `loom log --follow` prints when a new run begins.
+pub fn run_heading(run: &loom_kernel::Run) -> String {
+    color::paint(
+        Style::Bold,
+        &format!(
+            "run #{} (task #{}, bundle {} {})",
+            run.id, run.task_id, run.bundle_name, run.bundle_version
+        ),
     )
 }
 
@@ -87,16 +99,27 @@ pub fn outcome(r: &DriveReport) {
     outln!();
     let task = format!("task #{} \"{}\"", r.task.id, r.task.title);
     match r.run.status {
-        RunStatus::Done => outln!("done: {task} finished in run #{}.", r.run.id),
+        RunStatus::Done => outln!(
+            "{} {task} finished in run #{}.",
+            color::paint(Style::Green, "done:"),
+            r.run.id
+        ),
         RunStatus::Waiting => {
-            outln!("waiting: {task} needs a human decision.");
+            outln!(
+                "{} {task} needs a human decision.",
+                color::paint(Style::Yellow, "waiting:")
+            );
             for g in &r.waiting_on {
                 outln!();
-                gate_block(g);
+                crate::render_gates::block(g, None);
             }
         }
         RunStatus::Stopped => {
-            outln!("stopped: {task}, run #{}.", r.run.id);
+            outln!(
+                "{} {task}, run #{}.",
+                color::paint(Style::Red, "stopped:"),
+                r.run.id
+            );
             if let Some(why) = &r.run.stop_reason {
                 outln!("  why: {why}");
             }
@@ -109,43 +132,13 @@ pub fn outcome(r: &DriveReport) {
         }
         RunStatus::Failed => {
             outln!(
-                "failed: {task}: {}",
+                "{} {task}: {}",
+                color::paint(Style::Red, "failed:"),
                 r.run.stop_reason.as_deref().unwrap_or("the bundle gave up")
             );
         }
         RunStatus::Abandoned => outln!("abandoned: {task}."),
         RunStatus::Running => outln!("paused: {task} is still running; `loom resume` goes on."),
-    }
-}
-
-fn gate_block(g: &Gate) {
-    outln!(
-        "  gate {} (id {}, risk {}, for a {} to decide, shown {})",
-        g.name,
-        g.id,
-        g.risk,
-        g.decider,
-        &g.shown_hash[..g.shown_hash.len().min(12)]
-    );
-    for line in g.summary.lines() {
-        outln!("  | {line}");
-    }
-    if g.decider == loom_kernel::Decider::Human {
-        outln!(
-            "  approve: loom approve {}    reject: loom reject {} --reason \"…\"",
-            g.name,
-            g.name
-        );
-    }
-}
-
-pub fn gates(gates: &[Gate]) {
-    if gates.is_empty() {
-        outln!("no gates waiting");
-    }
-    for g in gates {
-        gate_block(g);
-        outln!();
     }
 }
 
@@ -189,7 +182,7 @@ pub fn status(s: &Status) {
         );
     }
     for g in &s.pending_gates {
-        gate_block(g);
+        crate::render_gates::block(g, None);
     }
     for u in &s.uncertain {
         outln!(
@@ -252,14 +245,24 @@ pub fn log(entries: &[LogEntry]) {
                 l.key,
                 l.attempt,
                 l.kind,
-                l.status,
+                match l.status {
+                    loom_kernel::LedgerStatus::Failed | loom_kernel::LedgerStatus::Refused => {
+                        color::paint(Style::Red, l.status.as_str())
+                    }
+                    _ => l.status.as_str().to_owned(),
+                },
                 l.summary
             );
-            let meta: serde_json::Value = serde_json::from_str(&l.meta).unwrap_or_default();
-            if let Some(cost) = meta["cost_usd"].as_f64() {
+            // A row whose metadata does not parse shows no cost line; `loom verify` and the
+            // budget rule name the damage.
+            let meta: Option<serde_json::Value> = serde_json::from_str(&l.meta).ok();
+            if let Some(cost) = meta.as_ref().and_then(|m| m["cost_usd"].as_f64()) {
                 outln!(
-                    "          cost ${cost:.4} ({})",
-                    meta["cost_source"].as_str().unwrap_or("?")
+                    "          cost {} ({})",
+                    loom_engine::money::usd(cost),
+                    meta.as_ref()
+                        .and_then(|m| m["cost_source"].as_str())
+                        .unwrap_or("?")
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! database.
 
 use crate::{render, root};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use loom_engine::project;
 use loom_engine::replay::{replay, ReplayOptions, Runs};
@@ -13,11 +13,13 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct ReplayArgs {
     /// Which run (default: the newest)
+    #[arg(value_name = "RUN")]
     pub run: Option<u64>,
     /// Every run of the project (with --since: from that run id on)
     #[arg(long, conflicts_with = "run")]
     pub all: bool,
-    #[arg(long, requires = "all")]
+    /// With --all: only runs from this run id on
+    #[arg(long, requires = "all", value_name = "RUN")]
     pub since: Option<u64>,
     /// A component of the `invariants` world to evaluate at every tick
     #[arg(long)]
@@ -35,10 +37,14 @@ pub struct ReplayArgs {
     /// the rules that fire on it
     #[arg(long)]
     pub ticks: bool,
+    /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub at: crate::args::At,
 }
 
+/// `project_dir` is the `-C` given before or after `replay`.
 pub fn run(args: ReplayArgs, project_dir: &Option<PathBuf>) -> Result<u8> {
     let (db, root, config) = match args.db {
         Some(d) => (d, None, None),
@@ -54,8 +60,7 @@ pub fn run(args: ReplayArgs, project_dir: &Option<PathBuf>) -> Result<u8> {
         (None, false) => Runs::Latest,
     };
     let read = |p: Option<PathBuf>, what: &str| -> Result<Option<Vec<u8>>> {
-        p.map(|p| std::fs::read(&p).with_context(|| format!("cannot read {what} {}", p.display())))
-            .transpose()
+        p.map(|p| crate::errors::read_named(&p, what)).transpose()
     };
     let opts = ReplayOptions {
         invariants: read(args.invariants, "invariants")?,
@@ -66,5 +71,13 @@ pub fn run(args: ReplayArgs, project_dir: &Option<PathBuf>) -> Result<u8> {
         root,
     };
     let reports = replay(&db, runs, &opts)?;
+    if reports.is_empty() {
+        // Nothing to act on, as for `loom log` and `loom verify`.
+        return Err(loom_engine::EngineError::Usage(
+            "no recorded runs to replay; `loom runs` lists the runs, `loom run \"…\"` starts one"
+                .into(),
+        )
+        .into());
+    }
     render::replay(&reports, args.json)
 }

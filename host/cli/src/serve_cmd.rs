@@ -22,6 +22,8 @@ pub struct ServeArgs {
     /// Add a user, print their token once, and exit (the server need not be stopped)
     #[arg(long, value_name = "NAME")]
     add_user: Option<String>,
+    #[command(flatten)]
+    pub at: crate::args::At,
 }
 
 pub fn run(args: ServeArgs, root: &Path) -> Result<u8> {

@@ -28,9 +28,11 @@ pub struct DriveReport {
 /// The newest format of what a run records; kept in each run's options. Runs recorded
 /// before formats were numbered have none and are format 1. Format 2 records stops as typed
 /// codes and freezes the budget caps; format 3 records nothing of a gate decision the
-/// bundle's `apply` refuses (format 2 recorded the decision and stopped the run). Each run
-/// replays under the rules of its own format.
-pub const RUN_FORMAT: u32 = 3;
+/// bundle's `apply` refuses (format 2 recorded the decision and stopped the run); format 4
+/// words what it records for people ("an agent", "rule approved", a budget refusal's dollars
+/// with the digits that tell spend and cap apart). Each run replays under the rules of its
+/// own format.
+pub const RUN_FORMAT: u32 = 4;
 
 fn format_v1() -> u32 {
     1
@@ -209,7 +211,14 @@ impl Engine {
 
     /// Continues the open task's run after a crash, a stop or a fix to the config.
     pub fn resume(&mut self) -> Result<DriveReport> {
-        let run = self.record_resume()?;
+        self.resume_on(None)
+    }
+
+    /// [`Engine::resume`], and with `provider`, every agent role of the run uses that
+    /// provider from now on (`loom resume --provider SPEC`): it is checked first as a run's
+    /// providers are, and recorded in the resume's tick, so a replay follows the switch.
+    pub fn resume_on(&mut self, provider: Option<&str>) -> Result<DriveReport> {
+        let run = self.record_resume_on(provider)?;
         self.drive(run)?;
         self.report(run)
     }
@@ -217,8 +226,25 @@ impl Engine {
     /// [`Engine::resume`] without driving on: a stopped run is set running again (recorded),
     /// and left for [`Engine::drive_run`]. Returns the run.
     pub fn record_resume(&mut self) -> Result<u64> {
+        self.record_resume_on(None)
+    }
+
+    fn record_resume_on(&mut self, provider: Option<&str>) -> Result<u64> {
         self.ensure_driver()?;
         let run = self.open_run()?;
+        if let Some(spec) = provider {
+            loom_providers::validate_spec(spec)?;
+            let bundle = self.bundle_for(run.id)?;
+            self.preflight(bundle.manifest(), Some(spec))?;
+        }
+        // A crashed run is running still; a switch of provider is recorded in a resume tick
+        // all the same (a replay finds it there and makes the same tick).
+        let switching = match &self.recording {
+            Some(rec) => rec
+                .tick(run.last_seq + 1)
+                .is_some_and(|t| t.kind == TickKind::Resume),
+            None => provider.is_some(),
+        };
         match run.status {
             RunStatus::Waiting => {
                 let gates = self.pending_human_gates(run.id)?;
@@ -230,34 +256,58 @@ impl Engine {
                     names.join(", ")
                 )));
             }
-            RunStatus::Stopped => {
+            RunStatus::Stopped | RunStatus::Running
+                if run.status == RunStatus::Stopped || switching =>
+            {
                 let bundle = self.bundle_for(run.id)?;
                 let token = self.token(run.id)?;
                 let mut tick = self.store.begin(token)?;
-                tick.set_status(RunStatus::Running, None)?;
+                if run.status != RunStatus::Running {
+                    tick.set_status(RunStatus::Running, None)?;
+                }
                 // Caps raised (or lowered) in the config since the run started take effect
                 // now, recorded in this tick so a replay applies them at the same point.
                 let changed = match &self.recording {
                     Some(rec) => rec.options_written(token.seq),
                     None => {
                         let mut options = RunOptions::parse(&run.options, run.id)?;
+                        let mut changed = false;
                         let caps = crate::budget::Caps::from_config(&self.config);
                         if options.format >= 2 && options.budget.as_ref() != Some(&caps) {
                             options.budget = Some(caps);
-                            Some(options.to_json()?)
-                        } else {
-                            None
+                            changed = true;
+                        }
+                        if let Some(p) =
+                            provider.filter(|p| options.provider.as_deref() != Some(*p))
+                        {
+                            options.provider = Some(p.to_owned());
+                            changed = true;
+                        }
+                        match changed {
+                            true => Some(options.to_json()?),
+                            false => None,
                         }
                     }
                 };
+                let mut switched = String::new();
                 if let Some(options) = changed {
+                    let before = RunOptions::parse(&run.options, run.id)?.provider;
+                    if let Some(p) = RunOptions::parse(&options, run.id)?.provider {
+                        if before.as_deref() != Some(p.as_str()) {
+                            switched = format!("; every agent role now calls {p}");
+                        }
+                    }
                     tick.set_options(&options)?;
                     self.budget.replace(None);
                 }
-                let why = run.stop_reason.as_deref().unwrap_or("");
+                let why = match run.stop_reason.as_deref() {
+                    Some(why) => why,
+                    None if run.status == RunStatus::Running => "a crash",
+                    None => "",
+                };
                 let meta = TickMeta::new(
                     TickKind::Resume,
-                    format!("resumed via {} after: {why}", self.transport),
+                    format!("resumed via {} after: {why}{switched}", self.transport),
                 );
                 self.commit(tick, meta, Some(&bundle))?;
             }
@@ -345,13 +395,17 @@ impl Engine {
         Ok(b)
     }
 
-    /// The provider chain of `role` in `run`: the run's `--provider` if it had one, else config.
     /// Every provider a run of `manifest` would call, built and checked before the task
-    /// opens: a missing key, an unknown backend or a `claude` that is not installed is a
-    /// config error now (exit 3, nothing recorded), not a run stopped at its first agent step.
-    /// The project's commands and settings are checked against what the bundle declares it
-    /// needs first (see `needs.rs`), all problems at once.
-    fn preflight(&self, manifest: &loom_runtime::Manifest, provider: Option<&str>) -> Result<()> {
+    /// opens: a missing key, an unknown backend, a `claude` that is not installed, a role
+    /// with no provider at all, or a dollar budget that could not count a provider's calls
+    /// is a config error now (exit 3, nothing recorded), not a run stopped at its first
+    /// agent step. The project's commands and settings are checked against what the bundle
+    /// declares it needs first (see `needs.rs`), all problems at once.
+    pub(crate) fn preflight(
+        &self,
+        manifest: &loom_runtime::Manifest,
+        provider: Option<&str>,
+    ) -> Result<()> {
         let roles: std::collections::BTreeSet<&str> = manifest
             .steps
             .iter()
@@ -376,17 +430,32 @@ impl Engine {
                 Some(p) => vec![p.to_owned()],
                 None => self.config.chain_for(role).to_vec(),
             };
+            if specs.is_empty() {
+                return Err(EngineError::Config {
+                    path,
+                    message: format!(
+                        "no provider is configured for the agent role {role}; set \
+                         default_chain (or [agents.{role}] chain), or pass --provider; \
+                         no task was opened"
+                    ),
+                });
+            }
             for spec in &specs {
-                let problem = loom_providers::from_spec(spec, &self.root)
-                    .and_then(|p| p.preflight())
-                    .err();
-                if let Some(e) = problem {
-                    let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                let problem = match loom_providers::from_spec(spec, &self.root) {
+                    Ok(p) => match p.preflight() {
+                        Ok(()) => crate::cost_check::unbounded(&self.config, Some(role), spec, &*p),
+                        Err(e) => Some(format!("cannot be used: {e}{}", hint(&e))),
+                    },
+                    Err(e) => Some(format!("cannot be used: {e}{}", hint(&e))),
+                };
+                if let Some(problem) = problem {
                     return Err(EngineError::Config {
                         path,
                         message: format!(
-                            "the provider `{spec}` of role {role} cannot be used: {e}{hint}; \
-                             no task was opened"
+                            "the provider `{spec}` of role {role} {}; no task was opened",
+                            problem
+                                .strip_prefix(&format!("`{spec}` "))
+                                .unwrap_or(&problem)
                         ),
                     });
                 }
@@ -395,6 +464,7 @@ impl Engine {
         Ok(())
     }
 
+    /// The provider chain of `role` in `run`: the run's `--provider` if it had one, else config.
     pub(crate) fn chain_for(&self, run: u64, role: &str) -> Result<Option<Chain>> {
         let options = RunOptions::parse(&self.store.run(run)?.options, run)?;
         let specs: Vec<String> = match options.provider {
@@ -418,4 +488,9 @@ impl Engine {
     pub fn is_uncertain_gate(gate: &Gate) -> bool {
         gate.name.starts_with(UNCERTAIN_PREFIX)
     }
+}
+
+/// A provider error's fix-it hint, as a parenthesis.
+fn hint(e: &loom_providers::ProviderError) -> String {
+    e.hint().map(|h| format!(" ({h})")).unwrap_or_default()
 }

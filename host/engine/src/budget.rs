@@ -68,14 +68,18 @@ struct Spent {
 pub(crate) struct Budget {
     run: Cap,
     roles: BTreeMap<String, Cap>,
+    /// Dollars in refusals with as many digits as tell spend and cap apart (format 4 on);
+    /// earlier runs recorded four decimals, and replay them so.
+    exact: bool,
 }
 
 impl Budget {
     /// The rule for `caps`, if they set any.
-    pub(crate) fn from_caps(caps: &Caps) -> Option<Budget> {
+    pub(crate) fn from_caps(caps: &Caps, exact: bool) -> Option<Budget> {
         (caps.run.is_set() || !caps.roles.is_empty()).then(|| Budget {
             run: caps.run.clone(),
             roles: caps.roles.clone(),
+            exact,
         })
     }
 }
@@ -92,8 +96,14 @@ fn counts(l: &loom_kernel::LedgerRow, meta: &serde_json::Value) -> bool {
 /// Set in the metadata of an attempt that applies a result an earlier attempt paid for.
 pub(crate) const REUSED_FROM: &str = "reused_from";
 
-fn over(what: &str, spent: &Spent, cap: &Cap, config_key: &str) -> Option<Violation> {
+fn over(what: &str, spent: &Spent, cap: &Cap, config_key: &str, exact: bool) -> Option<Violation> {
     let message = match (cap.usd, cap.tokens) {
+        (Some(max), _) if spent.usd > max && exact => {
+            let (spent, max) = crate::money::usd_pair(spent.usd, max);
+            format!(
+                "{what} has spent {spent} on model calls, over its budget of {max} ({config_key}_usd)"
+            )
+        }
         (Some(max), _) if spent.usd > max => format!(
             "{what} has spent ${:.4} on model calls, over its budget of ${max:.4} ({config_key}_usd)",
             spent.usd
@@ -106,7 +116,14 @@ fn over(what: &str, spent: &Spent, cap: &Cap, config_key: &str) -> Option<Violat
     };
     Some(Violation {
         rule: RULE.into(),
-        message: format!("{message} in loom.toml; raise it and `loom resume`, or `loom abandon`"),
+        message: format!(
+            "{message} in {}; raise it and `loom resume`, or `loom abandon`",
+            if exact {
+                crate::config::FILES
+            } else {
+                "loom.toml"
+            }
+        ),
         rows: spent.rows.clone(),
     })
 }
@@ -143,14 +160,14 @@ impl Rules for Budget {
                 s.rows.push(row.clone());
             }
         }
-        let mut out: Vec<Violation> = over("the run", &run, &self.run, "budget.max")
+        let mut out: Vec<Violation> = over("the run", &run, &self.run, "budget.max", self.exact)
             .into_iter()
             .collect();
         for (role, cap) in &self.roles {
             if let Some(spent) = roles.get(role) {
                 let what = format!("agent role {role}");
                 let key = format!("agents.{role}.budget");
-                out.extend(over(&what, spent, cap, &key));
+                out.extend(over(&what, spent, cap, &key, self.exact));
             }
         }
         Ok(out)

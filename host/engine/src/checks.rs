@@ -11,6 +11,11 @@ pub struct ProviderCheck {
     pub roles: Vec<String>,
     pub ok: bool,
     pub detail: String,
+    /// Whether each call's cost is known: reported by the provider, or priced in the config.
+    pub cost_known: bool,
+    /// Set when a dollar budget cannot count this provider's calls (a run using it would be
+    /// refused before it starts): what to configure.
+    pub cost_warning: Option<String>,
 }
 
 impl Engine {
@@ -33,13 +38,27 @@ impl Engine {
         specs
             .into_iter()
             .map(|(spec, roles)| {
-                let result = loom_providers::from_spec(&spec, &self.root).and_then(|p| p.check());
+                let built = loom_providers::from_spec(&spec, &self.root);
+                let (mut cost_known, mut cost_warning) = (true, None);
+                if let Ok(p) = &built {
+                    let priced = p
+                        .model()
+                        .is_some_and(|m| self.config.prices.contains_key(m));
+                    cost_known = p.reports_cost() || priced;
+                    cost_warning = roles.iter().find_map(|r| {
+                        let role = (r != "default").then_some(r.as_str());
+                        crate::cost_check::unbounded(&self.config, role, &spec, &**p)
+                    });
+                }
+                let result = built.and_then(|p| p.check());
                 ProviderCheck {
                     ok: result.is_ok(),
                     detail: match result {
                         Ok(d) => d,
                         Err(e) => e.to_string(),
                     },
+                    cost_known,
+                    cost_warning,
                     spec,
                     roles,
                 }

@@ -67,7 +67,8 @@ impl Engine {
             Some(c) => c,
             None => crate::budget::Caps::from_config(&self.config),
         };
-        let rule = crate::budget::Budget::from_caps(&caps).map(Rc::new);
+        let exact = options.format >= 4;
+        let rule = crate::budget::Budget::from_caps(&caps, exact).map(Rc::new);
         self.budget.replace(Some((run, rule.clone())));
         Ok(rule)
     }
@@ -155,9 +156,12 @@ impl Engine {
             (Actor::Agent, Decider::Agent) => Decider::Agent,
             (actor, expected) => {
                 return Err(EngineError::Forbidden(format!(
-                    "gate {} is for a {expected} to decide; {actor} {} (via {}) cannot decide \
+                    "gate {} is for {} to decide; {actor} {} (via {}) cannot decide \
                      it, and nothing was recorded",
-                    gate.name, d.origin.who, d.origin.transport
+                    gate.name,
+                    expected.with_article(),
+                    d.origin.who,
+                    d.origin.transport
                 )))
             }
         };
@@ -192,9 +196,9 @@ impl Engine {
             return Err(KernelError::Violated(vec![loom_kernel::Violation {
                 rule,
                 message: format!(
-                    "{why}; the decision on gate {} was refused and not recorded; the gate \
-                     stays open",
-                    gate.name
+                    "{why}. The refusal is recorded (tick {}, REFUSED in `loom log`); the gate \
+                     {} stays open for another decision (`loom gates`)",
+                    token.seq, gate.name
                 ),
                 rows: Vec::new(),
             }])

@@ -48,6 +48,11 @@ pub struct BudgetConfig {
     pub max_usd: Option<f64>,
     /// Tokens (input + output) per run.
     pub max_tokens: Option<u64>,
+    /// Run under a dollar budget with providers whose calls' cost cannot be known (no
+    /// figure reported, no price configured): their calls count as nothing. Without it
+    /// such a run is refused before it starts.
+    #[serde(default)]
+    pub allow_unknown_cost: bool,
 }
 
 /// A model's price in US dollars per million tokens, for providers that report no cost.
@@ -152,6 +157,10 @@ impl Default for Config {
         }
     }
 }
+
+/// Where a project's config may be, as messages name it.
+pub const FILES: &str =
+    "the project's config (loom.toml, or .loom/config.toml as `loom init` writes it)";
 
 impl Config {
     /// Where the config lives in `root`, if anywhere: `loom.toml` wins over `.loom/config.toml`.
@@ -309,6 +318,9 @@ pub const TEMPLATE: &str = r#"# loom configuration. Every key is optional; the v
 # [budget]
 # max_usd = 5.0
 # max_tokens = 2000000     # input + output, all calls of the run
+# A dollar budget needs every call's cost: a provider that reports none (anthropic, ollama)
+# needs a price below, or a token cap, or this (its calls then count as $0):
+# allow_unknown_cost = false
 # A role's own share: [agents.reviewer] budget_usd = 1.0, budget_tokens = 500000
 
 # Prices (US dollars per million tokens) for models whose provider reports no cost; a call's

@@ -144,12 +144,26 @@ impl Engine {
         stop: Stop,
         result: Option<(&str, u32, &Performed)>,
     ) -> Result<()> {
+        self.fault_with(token, step, stop, |tick| match result {
+            Some((key, attempt, p)) => {
+                self.record_unapplied(tick, key, attempt, p, crate::run_effect::HELD_FAULT)
+            }
+            None => Ok(()),
+        })
+    }
+
+    /// [`Engine::fault`], with what `extra` writes into the stop's tick.
+    pub(crate) fn fault_with(
+        &self,
+        token: &TickToken,
+        step: Option<&str>,
+        stop: Stop,
+        extra: impl FnOnce(&mut loom_kernel::Tick<'_>) -> Result<()>,
+    ) -> Result<()> {
         let (message, code) = self.stop_record(token.run, &stop)?;
         let message = message.as_str();
         let mut tick = self.store.begin(*token)?;
-        if let Some((key, attempt, p)) = result {
-            self.record_unapplied(&mut tick, key, attempt, p, crate::run_effect::HELD_FAULT)?;
-        }
+        extra(&mut tick)?;
         tick.set_status_coded(RunStatus::Stopped, Some(message), code.as_deref())?;
         let mut meta = TickMeta::new(TickKind::Fault, message);
         meta.step = step.map(str::to_owned);

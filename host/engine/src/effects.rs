@@ -127,13 +127,18 @@ pub(crate) fn prepare(
             })
         }
         Effect::Command(call) => {
-            let command = config.commands.get(&call.name).cloned().ok_or_else(|| {
-                EngineError::Usage(format!(
+            let Some(command) = config.commands.get(&call.name).cloned() else {
+                // Format 4 names both files a config may be in (`loom init` writes the second).
+                let file = match crate::api::RunOptions::parse(&store.run(run)?.options, run)? {
+                    o if o.format >= 4 => crate::config::FILES,
+                    _ => "loom.toml",
+                };
+                return Err(EngineError::Usage(format!(
                     "the bundle asks for the command \"{0}\", which this project has not \
-                     configured; add it to loom.toml:\n\n[commands]\n{0} = \"…\"",
+                     configured; add it to {file}:\n\n[commands]\n{0} = \"…\"",
                     call.name
-                ))
-            })?;
+                )));
+            };
             Ok(Prepared {
                 kind: "command",
                 retry_safe: call.retry_safe,
@@ -271,7 +276,7 @@ pub(crate) fn perform(
                     })
                 }
                 Err(e) => Err(Failed {
-                    message: format!("{role}: {e}"),
+                    message: chain_failure(role, &e, &attempts),
                     meta: json!({"role": role, "latency_ms": latency_ms, "attempts": attempts}),
                 }),
             }
@@ -321,4 +326,38 @@ pub(crate) fn prepare_question(role: &str, prompt: String, config: &Config) -> P
             edits_tree: false,
         },
     }
+}
+
+/// Why no provider of a chain answered: the error when one provider was tried, else each
+/// provider's last error, in the order they were tried.
+fn chain_failure(
+    role: &str,
+    last: &loom_providers::ProviderError,
+    attempts: &[loom_providers::Attempt],
+) -> String {
+    let mut providers: Vec<(&str, &str, usize)> = Vec::new();
+    for a in attempts {
+        match providers.iter_mut().find(|(p, _, _)| *p == a.provider) {
+            Some(entry) => {
+                entry.1 = &a.message;
+                entry.2 += 1;
+            }
+            None => providers.push((&a.provider, &a.message, 1)),
+        }
+    }
+    if providers.len() < 2 {
+        return format!("{role}: {last}");
+    }
+    let each: Vec<String> = providers
+        .iter()
+        .map(|(_, message, tries)| match tries {
+            1 => (*message).to_owned(),
+            n => format!("{message} ({n} tries)"),
+        })
+        .collect();
+    format!(
+        "{role}: none of the {} providers answered: {}",
+        providers.len(),
+        each.join("; ")
+    )
 }

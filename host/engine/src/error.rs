@@ -7,7 +7,7 @@ pub enum EngineError {
     #[error(transparent)]
     Kernel(#[from] loom_kernel::KernelError),
 
-    #[error("bundle: {0}")]
+    #[error("{0}")]
     Bundle(#[from] loom_runtime::RuntimeError),
 
     #[error("{path}: {message}")]

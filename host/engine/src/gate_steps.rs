@@ -57,9 +57,13 @@ impl Engine {
                 } else {
                     ""
                 };
+                let whom = match self.run_format(token.run)? {
+                    4.. => decider.with_article().to_owned(),
+                    _ => format!("a {decider}"),
+                };
                 let meta = TickMeta::new(
                     TickKind::GateOpen,
-                    format!("gate {} opened for a {decider} to decide{why}", g.gate),
+                    format!("gate {} opened for {whom} to decide{why}", g.gate),
                 )
                 .step(&g.gate)
                 .decider(decider.as_str());
@@ -268,9 +272,16 @@ impl Engine {
         }
         let verdict = if approved { "approved" } else { "rejected" };
         let note_text = note.map(|n| format!(": {n}")).unwrap_or_default();
+        // Format 4 names the decider once when the name says it ("rule approved", not
+        // "rule (rule) approved").
+        let who = if by == decider.as_str() && self.run_format(token.run)? >= 4 {
+            by.to_owned()
+        } else {
+            format!("{by} ({decider})")
+        };
         let mut meta = TickMeta::new(
             TickKind::Decision,
-            format!("{by} ({decider}) {verdict} gate {}{note_text}", gate.name),
+            format!("{who} {verdict} gate {}{note_text}", gate.name),
         )
         .step(&gate.name)
         .decider(decider.as_str());

@@ -133,29 +133,8 @@ impl Engine {
             &p.summary,
             &p.meta.to_string(),
         )?;
-        // The provider calls that failed before one answered each get a ledger row, so the
-        // ledger itself shows why a fallback happened.
         let calls = p.meta["attempts"].as_array().cloned().unwrap_or_default();
-        for (i, call) in calls.iter().enumerate() {
-            if call["outcome"] == "ok" {
-                continue;
-            }
-            // The message already names the provider and the kind of error.
-            let model = call["model"]
-                .as_str()
-                .map(|m| format!(" (model {m})"))
-                .unwrap_or_default();
-            let summary = format!("{}{model}", call["message"].as_str().unwrap_or("failed"));
-            tick.record_call(
-                &format!("{key}.{attempt}/call{}", i + 1),
-                step,
-                "agent-call",
-                LedgerStatus::Failed,
-                &summary,
-                &call.to_string(),
-            )?;
-        }
-        Ok(())
+        record_calls(tick, step, key, attempt, &calls)
     }
 
     /// Runs an effect under `key` with an intent row committed first. `None` when the run
@@ -285,8 +264,26 @@ impl Engine {
     ) -> Result<()> {
         self.store
             .record_failed_attempt(token, key, attempt, message, meta)?;
-        let message = message.to_owned();
-        self.fault(token, Some(step), Stop::EffectFailed { message })
+        let stop = Stop::EffectFailed {
+            message: message.to_owned(),
+        };
+        // Format 4 on: when no provider of the chain answered, each call gets its own row,
+        // as the calls before an answer do.
+        if self.run_format(token.run)? < 4 {
+            return self.fault(token, Some(step), stop);
+        }
+        let meta: serde_json::Value = serde_json::from_str(meta).map_err(|e| {
+            crate::EngineError::Kernel(loom_kernel::KernelError::Corrupt(format!(
+                "the failure of effect {key} attempt {attempt} has unreadable metadata: {e}"
+            )))
+        })?;
+        let calls = meta["failed"]["attempts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        self.fault_with(token, Some(step), stop, |tick| {
+            record_calls(tick, step, key, attempt, &calls)
+        })
     }
 
     /// How many calls `role` completed in this run: the scripted provider (and any provider
@@ -314,4 +311,36 @@ fn crash_point(name: &str) {
     if std::env::var_os("LOOM_FAILPOINT").is_some_and(|v| v == name) {
         std::process::abort();
     }
+}
+
+/// The provider calls of `calls` (an answer's or a failure's `attempts`) that failed each get
+/// a ledger row, so the ledger itself shows why a fallback happened, or why the whole chain
+/// failed.
+pub(crate) fn record_calls(
+    tick: &mut Tick<'_>,
+    step: &str,
+    key: &str,
+    attempt: u32,
+    calls: &[serde_json::Value],
+) -> Result<()> {
+    for (i, call) in calls.iter().enumerate() {
+        if call["outcome"] == "ok" {
+            continue;
+        }
+        // The message already names the provider and the kind of error.
+        let model = call["model"]
+            .as_str()
+            .map(|m| format!(" (model {m})"))
+            .unwrap_or_default();
+        let summary = format!("{}{model}", call["message"].as_str().unwrap_or("failed"));
+        tick.record_call(
+            &format!("{key}.{attempt}/call{}", i + 1),
+            step,
+            "agent-call",
+            LedgerStatus::Failed,
+            &summary,
+            &call.to_string(),
+        )?;
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The engine driving the small testkit bundle end to end, in process.
 
-use crate::{Engine, Silent};
+use crate::{DriveReport, Engine, Silent};
 use loom_kernel::{verify_chain, GateStatus, LedgerStatus, RunStatus, TickKind};
 
 fn project(replies: &str, config: &str) -> tempfile::TempDir {
@@ -78,11 +78,40 @@ fn a_forbidden_reply_is_refused_at_commit_and_recorded() {
     assert!(e.store().facts(r.run.id).unwrap().is_empty());
 }
 
+/// A run whose task opened with a provider, driven after the config lost it (edited between
+/// `loom run` and `loom resume`, say): it stops at its first agent step.
+fn stopped_without_provider(dir: &std::path::Path) -> (Engine, DriveReport) {
+    std::fs::write(dir.join("loom.toml"), CONFIG).unwrap();
+    let mut e = Engine::open(dir, Box::new(Silent), "test").unwrap();
+    let run = e
+        .begin_task("do the work", loom_guests::TESTKIT, None)
+        .unwrap();
+    drop(e);
+    std::fs::write(dir.join("loom.toml"), "default_chain = []\n").unwrap();
+    let mut e = Engine::open(dir, Box::new(Silent), "test").unwrap();
+    let r = e.drive_run(run).unwrap();
+    (e, r)
+}
+
 #[test]
-fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
+fn a_role_without_a_provider_is_refused_before_the_task_opens() {
     let dir = project(REPLIES, "default_chain = []\n");
     let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
-    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    let err = e
+        .start("do the work", loom_guests::TESTKIT, None)
+        .unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Config);
+    assert!(err.to_string().contains("agent role worker"), "{err}");
+    assert!(
+        e.store().open_task().unwrap().is_none(),
+        "no task was opened"
+    );
+}
+
+#[test]
+fn a_missing_provider_stops_with_a_fix_it_message_and_resume_goes_on() {
+    let dir = project(REPLIES, CONFIG);
+    let (e, r) = stopped_without_provider(dir.path());
     assert_eq!(r.run.status, RunStatus::Stopped);
     let why = r.run.stop_reason.unwrap();
     assert!(
@@ -136,9 +165,7 @@ fn a_hostile_bundle_stops_the_run_and_the_engine_survives() {
 /// The state a crash leaves when it lands between a non-retry-safe effect's intent and its
 /// result (an agent editing the tree, say): the next resume must not redo it blindly.
 fn crashed_mid_effect(dir: &std::path::Path) -> Engine {
-    std::fs::write(dir.join("loom.toml"), "default_chain = []\n").unwrap();
-    let mut e = Engine::open(dir, Box::new(Silent), "test").unwrap();
-    let r = e.start("do the work", loom_guests::TESTKIT, None).unwrap();
+    let (e, r) = stopped_without_provider(dir);
     assert_eq!(r.run.status, RunStatus::Stopped);
     let token = e.store().next_token(r.run.id).unwrap();
     let intent = loom_kernel::Intent {

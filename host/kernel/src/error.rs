@@ -18,13 +18,13 @@ pub enum KernelError {
     )]
     TaskOpen { id: u64, title: String },
 
-    #[error("no run #{0} in this project; `loom status` lists the runs")]
+    #[error("no run #{0} in this project; `loom runs` lists the runs")]
     NoSuchRun(u64),
 
     #[error("no pending gate matches \"{0}\"; `loom gates` lists the pending ones")]
     NoSuchGate(String),
 
-    #[error("gate \"{name}\" is for a {expected} to decide, not a {got}")]
+    #[error("gate \"{name}\" is for {} to decide, not {}", article(.expected), article(.got))]
     WrongDecider {
         name: String,
         expected: String,
@@ -47,7 +47,7 @@ pub enum KernelError {
     #[error("the bundle's rules could not be checked, so the tick was rolled back: {0}")]
     Rules(String),
 
-    #[error("{} rule(s) refused the tick; first: [{}] {}", .0.len(), .0[0].rule, .0[0].message)]
+    #[error("{}", refused(.0))]
     Violated(Vec<Violation>),
 
     #[error("stored data is damaged: {0}")]
@@ -64,3 +64,27 @@ pub enum KernelError {
 }
 
 pub type Result<T, E = KernelError> = std::result::Result<T, E>;
+
+/// "a human", "an agent": a decider's name with its article, for messages.
+fn article(word: &str) -> String {
+    let a = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{a} {word}")
+}
+
+/// "rule R refused it: …", naming the first of several.
+fn refused(v: &[crate::Violation]) -> String {
+    match v {
+        [] => "the rules refused the tick".to_owned(),
+        [one] => format!("rule {} refused it: {}", one.rule, one.message),
+        [first, ..] => format!(
+            "{} rules refused it; the first, {}: {}",
+            v.len(),
+            first.rule,
+            first.message
+        ),
+    }
+}

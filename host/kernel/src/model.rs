@@ -44,6 +44,17 @@ str_enum!(
     /// Who decides a gate.
     Decider { Human = "human", Agent = "agent", Rule = "rule" }
 );
+
+impl Decider {
+    /// "a human", "an agent", "a rule": for messages.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Decider::Human => "a human",
+            Decider::Agent => "an agent",
+            Decider::Rule => "a rule",
+        }
+    }
+}
 str_enum!(
     /// How much is at stake at a gate; the policy dial reads it.
     Risk { Low = "low", Medium = "medium", High = "high" }

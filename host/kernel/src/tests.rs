@@ -235,7 +235,7 @@ fn gates_are_decided_only_by_their_decider_and_bound_to_what_was_shown() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("for a human to decide, not a agent"),
+            .contains("for a human to decide, not an agent"),
         "{err}"
     );
     tick.decide_gate(id, true, Decider::Human, "ann", "cli", Some("ok"))

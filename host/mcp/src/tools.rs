@@ -192,11 +192,11 @@ impl LoomMcp {
             }
             if let Some(g) = gate.filter(|g| g.decider != Decider::Agent) {
                 return Err(forbidden(format!(
-                    "gate {} is for a {} to decide; the agent {} (via mcp) cannot decide it, and \
+                    "gate {} is for {} to decide; the agent {} (via mcp) cannot decide it, and \
                      nothing was recorded. A person decides it with `loom approve {}` (or \
                      `loom reject {} --reason …`) in {}",
                     g.name,
-                    g.decider,
+                    g.decider.with_article(),
                     origin.who,
                     g.name,
                     g.name,

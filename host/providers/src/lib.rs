@@ -13,6 +13,8 @@
 
 pub mod anthropic;
 mod chain;
+#[cfg(test)]
+mod classes_tests;
 pub mod claude_code;
 mod error;
 #[cfg(test)]
@@ -67,6 +69,18 @@ pub trait Provider: Send + Sync {
     /// already checked its spec and its key.
     fn preflight(&self) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// Whether every answer says what it cost (the backend reports a figure, or costs
+    /// nothing). When it does not, a dollar budget can only count the call at a price the
+    /// config gives for its model.
+    fn reports_cost(&self) -> bool {
+        false
+    }
+
+    /// The model the spec names, if it names one (prices are configured by model).
+    fn model(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -207,10 +221,13 @@ mod tests {
             "claude-code",
             "claude-code:",
             "claude-code:sonnet?max_turns=4",
+            "claude-code?max_turns=1",
         ] {
             let p = from_spec_with_env(spec, Path::new("."), &|_| None).unwrap();
             assert_eq!(p.name(), "claude-code");
         }
+        assert!(validate_spec("claude-code?max_turns=1").is_ok());
+        assert!(validate_spec("claude-code?max_turn=1").is_err());
         let err = from_spec_with_env("claude-code:sonnet?max_turns=0", Path::new("."), &|_| None)
             .err()
             .unwrap();

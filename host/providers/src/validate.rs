@@ -18,9 +18,6 @@ pub(crate) const KNOWN_BACKENDS: &[(&str, &str)] = &[
     ("ollama", "ollama:MODEL[?options]"),
 ];
 
-/// Where the fix for a refused key is written up.
-const KEYS_DOC: &str = "host/providers/PROVIDERS.md";
-
 /// Why a provider spec was refused. A configuration error: nothing was built or stored, and a
 /// person must change the spec.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -118,15 +115,14 @@ fn key_hint(backend: Option<&str>) -> String {
                 .to_owned()
         }
         _ => {
-            return format!(
-                "remove it from the spec; keys come from environment variables only \
-                 (?key_env=NAME names one), see {KEYS_DOC}"
-            )
+            return "remove it from the spec; keys come from environment variables only \
+                    (?key_env=NAME names one)"
+                .to_owned()
         }
     };
     format!(
         "remove it from the spec: the key comes from the environment variable {var}, or from \
-         the one ?key_env=NAME names; see {KEYS_DOC}"
+         the one ?key_env=NAME names"
     )
 }
 
@@ -144,12 +140,17 @@ pub fn validate_spec(spec: &str) -> Result<(), SpecError> {
 /// argument (a path) is checked here too.
 pub(crate) fn split(spec: &str) -> Result<(&'static str, &str), SpecError> {
     let spec = spec.trim();
-    // The one backend whose argument is optional: plain "claude-code" uses the CLI's default.
-    let spec = if spec == claude_code::NAME {
-        "claude-code:"
-    } else {
-        spec
-    };
+    // The one backend whose argument is optional: plain "claude-code" uses the CLI's default
+    // model, and "claude-code?max_turns=4" gives options without one.
+    if spec == claude_code::NAME {
+        return Ok((claude_code::NAME, ""));
+    }
+    if let Some(options) = spec
+        .strip_prefix(claude_code::NAME)
+        .filter(|rest| rest.starts_with('?'))
+    {
+        return Ok((claude_code::NAME, options));
+    }
     let Some((name, arg)) = spec.split_once(':') else {
         return Err(if looks_secret(spec) {
             secret(None, "the text")

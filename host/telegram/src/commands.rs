@@ -118,7 +118,11 @@ impl Inner {
             }
         }
         for g in &s.pending_gates {
-            out.push_str(&format!("Waiting: gate {} for a {}\n", g.name, g.decider));
+            out.push_str(&format!(
+                "Waiting: gate {} for {}\n",
+                g.name,
+                g.decider.with_article()
+            ));
         }
         for l in &s.uncertain {
             out.push_str(&format!("Uncertain effect: {} ({})\n", l.key, l.step));

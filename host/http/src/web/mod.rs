@@ -19,6 +19,8 @@ mod run;
 mod runs;
 mod tick;
 
+/// `2026-12-01 23:55:49` (UTC) of a Unix time in milliseconds, as the pages show times.
+pub use layout::time as utc_time;
 pub use layout::TIMELINE_PAGE;
 pub use run::render_run_page;
 

@@ -96,6 +96,10 @@ fn classified(errors: &Errors<'_>, kind: Option<&str>, message: String) -> Provi
 }
 
 impl Provider for AnthropicProvider {
+    fn model(&self) -> Option<&str> {
+        Some(self.model.as_str()).filter(|m| !m.is_empty())
+    }
+
     fn name(&self) -> &str {
         NAME
     }

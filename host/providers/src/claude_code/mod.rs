@@ -168,6 +168,8 @@ struct CliResult {
     is_error: bool,
     result: Option<String>,
     api_error_status: Option<u64>,
+    /// The CLI's own word for an API call that got no HTTP answer (`connection_failed`).
+    api_error: Option<String>,
     total_cost_usd: Option<f64>,
     #[serde(default)]
     usage: Value,
@@ -240,6 +242,11 @@ impl CliResult {
             Some(status) => return permanent(format!("API error {status}: {message}")),
             None => {}
         }
+        // No answer from the API at all (refused, reset, timed out): transient, as for the
+        // HTTP backends, so the chain retries and then falls back instead of stopping.
+        if self.api_error.is_some() {
+            return transient(message);
+        }
         if message.contains("Not logged in") || message.contains("Invalid API key") {
             return auth(message);
         }
@@ -256,6 +263,14 @@ impl CliResult {
 }
 
 impl Provider for ClaudeCodeProvider {
+    fn reports_cost(&self) -> bool {
+        true
+    }
+
+    fn model(&self) -> Option<&str> {
+        Some(self.model.as_str()).filter(|m| !m.is_empty())
+    }
+
     fn name(&self) -> &str {
         NAME
     }

@@ -178,6 +178,8 @@ fn api_errors_are_classified_by_status() {
         (fixture!("claude-json-error-429.json"), "transient"),
         (fixture!("claude-json-error-529.json"), "transient"),
         (fixture!("claude-json-no-auth.json"), "config"),
+        // The real CLI (with CLAUDE_CODE_MAX_RETRIES=0) pointed at a closed port.
+        (fixture!("claude-json-connection-refused.json"), "transient"),
     ];
     for (out, want) in cases {
         let stub = Stub::new(out, 1);

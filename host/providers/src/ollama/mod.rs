@@ -45,12 +45,38 @@ const ERRORS: Errors<'static> = Errors {
     message: error_message,
 };
 
+/// An error Ollama sends as text only (no status to go by, as a 200 body or a stream line):
+/// the server's own trouble (busy, overloaded, a runner that died, out of memory) is
+/// transient, as a 503 is; anything else (no such model, a bad option) is the request's.
+fn classify(message: String) -> crate::ProviderError {
+    const SERVER_TROUBLE: &[&str] = &[
+        "busy",
+        "try again",
+        "overloaded",
+        "unavailable",
+        "timed out",
+        "timeout",
+        "runner process",
+        "out of memory",
+    ];
+    let lower = message.to_ascii_lowercase();
+    if SERVER_TROUBLE.iter().any(|w| lower.contains(w)) {
+        ERRORS.transient(message, None)
+    } else {
+        ERRORS.permanent(message)
+    }
+}
+
 /// `{"error":"model 'x' not found"}` → its text.
 fn error_message(v: &Value) -> Option<String> {
     v.get("error")?.as_str().map(str::to_string)
 }
 
 impl Provider for OllamaProvider {
+    fn model(&self) -> Option<&str> {
+        Some(self.model.as_str()).filter(|m| !m.is_empty())
+    }
+
     fn name(&self) -> &str {
         NAME
     }
@@ -127,7 +153,7 @@ impl OllamaProvider {
             .map_err(|e| with_hints(e, &model))?;
         if self.stream {
             let response = http::expect_stream(&ERRORS, response, "application/x-ndjson", |v| {
-                error_message(v).map(|m| ERRORS.permanent(m))
+                error_message(v).map(classify)
             })?;
             return read_stream(response, model, progress);
         }
@@ -135,7 +161,7 @@ impl OllamaProvider {
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| ERRORS.malformed("the chat answer", &e, &text))?;
         if let Some(message) = error_message(&v) {
-            return Err(ERRORS.permanent(message));
+            return Err(classify(message));
         }
         let mut content = String::new();
         http::push_text(&ERRORS, &mut content, str_at(&v, "/message/content"))?;
@@ -236,7 +262,7 @@ fn read_stream(
             // without streaming; after output the server failed while generating (a crashed
             // runner), and a new call may work.
             return Err(if chunks == 0 {
-                ERRORS.permanent(message)
+                classify(message)
             } else {
                 ERRORS.transient(format!("error mid-stream: {message}"), None)
             });

@@ -154,6 +154,14 @@ impl OpenRouterProvider {
 }
 
 impl Provider for OpenRouterProvider {
+    fn reports_cost(&self) -> bool {
+        true
+    }
+
+    fn model(&self) -> Option<&str> {
+        Some(self.model.as_str()).filter(|m| !m.is_empty())
+    }
+
     fn name(&self) -> &str {
         NAME
     }

@@ -132,6 +132,11 @@ impl Provider for ScriptedProvider {
         NAME
     }
 
+    /// Canned replies cost nothing, or what the script says they cost.
+    fn reports_cost(&self) -> bool {
+        true
+    }
+
     /// The file was read and checked when the provider was built; say what it holds.
     fn check(&self) -> Result<String, ProviderError> {
         let mut roles: Vec<&str> = self

@@ -170,7 +170,10 @@ fn config_error(path: &Path, problem: &str) -> ProviderError {
     ProviderError::Config {
         provider: super::NAME.to_string(),
         message: format!("script {}: {problem}", path.display()),
-        hint: "fix the script file; its format is described in host/providers/SCRIPTED.md"
+        // Said here in full: a person with an installed `loom` has no source tree to look in.
+        hint: "fix the script file: it holds [[reply]] tables, each with role = \"ROLE\" and \
+               text = \"…\" (optionally turn, model, input_tokens, output_tokens, cost_usd, \
+               delay_ms, or error = \"transient\"|\"permanent\"|\"config\" instead of an answer)"
             .to_string(),
     }
 }
