@@ -9,7 +9,7 @@
 //! or rows, a decision's note) is kept in `blobs`, its column holding a reference (see
 //! `texts.rs`). Migration 2 changes no table: it tells an older loom, which would read such a
 //! reference as a type error, that this database is newer than it, and sets the file's
-//! application id.
+//! application id. Migration 3 adds indexes only.
 
 use crate::error::KernelError;
 use rusqlite::Connection;
@@ -130,6 +130,14 @@ CREATE TABLE blobs (
     // 2: long texts may be references to blobs (see above); no table changes. The file is
     // marked as loom's, so a foreign SQLite file is told apart from an old loom one.
     "PRAGMA application_id = 1819242349;",
+    // 3: indexes only, for reads whose cost must not grow with the run or the project: the
+    // pending gates of a run (a run that has decided thousands of gates finds the open one in
+    // one step), and a run's violations (without it, every run's were read to find one's).
+    // No table changes, so everything an older loom wrote reads the same.
+    r#"
+CREATE INDEX gates_pending ON gates(run_id, name, id) WHERE status = 'pending';
+CREATE INDEX violations_run ON violations(run_id, id);
+"#,
 ];
 
 /// `PRAGMA application_id` of a loom database: "loom" in ASCII, read as a big-endian number.
@@ -276,6 +284,7 @@ mod tests {
         const PINNED: &[&str] = &[
             "9089cf8793b3744813d1e6e1a33506be43562e2c7ab09fe5c3fc5ee42c6b25e3",
             "770a06fcf5920bf1c89de335d730d1545c9e8c896293ef73cb5820dec9d49267",
+            "dd79b092fbca49dcd9ae5018321bd8969f9f55471d5aa3eb8104883cb171b0c4",
         ];
         let hashes: Vec<String> = MIGRATIONS
             .iter()
