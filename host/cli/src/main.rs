@@ -160,6 +160,13 @@ enum Command {
         /// Which run (default: the current one)
         #[arg(long)]
         run: Option<u64>,
+        /// Only the ticks after this seq (a page: reads only those ticks)
+        #[arg(long)]
+        since: Option<u64>,
+        /// At most this many ticks (a page; with --since, the next page starts at the last
+        /// seq printed)
+        #[arg(long)]
+        limit: Option<u32>,
     },
     /// Check that no tick was edited, deleted or reordered (the hash chain)
     Verify {
@@ -445,8 +452,31 @@ fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Command::Log { json, run } => {
-            let log = reads::log(&read_only(&root(&cli.project)?)?, run)?;
+        Command::Log {
+            json,
+            run,
+            since,
+            limit,
+        } => {
+            let store = read_only(&root(&cli.project)?)?;
+            let log = match (since, limit) {
+                (None, None) => reads::log(&store, run)?,
+                _ => {
+                    let run = match run {
+                        Some(r) => r,
+                        None => {
+                            reads::current_run(&store)?
+                                .ok_or_else(|| {
+                                    EngineError::Usage(
+                                        "no runs yet; start one with `loom run \"…\"`".into(),
+                                    )
+                                })?
+                                .id
+                        }
+                    };
+                    reads::log_page(&store, run, since.unwrap_or(0), limit.unwrap_or(u32::MAX))?
+                }
+            };
             if json {
                 print_json(
                     &log.iter()
