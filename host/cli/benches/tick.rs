@@ -1,16 +1,18 @@
-//! `cargo bench -p loom-cli --bench tick [-- --n-full N --n-normal N --dir DIR --cpu-dir DIR]`
+//! `cargo bench -p loom-cli --bench tick [-- --n-full N --n-normal N --rounds R --dir DIR --cpu-dir DIR]`
+//! (`-- --profile N [--cache DIR]`: only N ticks on tmpfs, for a profiler)
 //!
 //! FULL runs on a disk directory (`--dir`, default the system temp dir): its ratio is about
 //! durability. NORMAL runs on tmpfs (`--cpu-dir`, default `/dev/shm` when it exists), where a
-//! write costs almost nothing, so it measures the CPU a tick costs: the same method as the
-//! peers' "CPU cost" column in `shared/bench/peers`.
+//! write costs almost nothing, so it measures the CPU a tick costs: the method of the peers'
+//! CPU figure (`bench/peers/run` runs them beside this bench).
 //!
 //! A durable loom tick against a bare SQLite commit of the same durability, side by side in one
-//! process, in interleaved rounds so disk drift falls on both alike. The bare commit is the
-//! workload of `shared/bench/peers` (insert one 200-byte ledger row + update one state row);
-//! the loom tick is what the engine does for every effect: an intent row, then one transaction
-//! with the effect's 200-byte result, a state write, the tick row with its hash, and the `code`
-//! bundle's invariants run in wasm inside the transaction.
+//! process, in interleaved rounds so disk drift falls on both alike; every ratio is the median
+//! of the rounds' ratios, printed with their min and max. The bare commit is the peers'
+//! workload (insert one 200-byte ledger row + update one state row); the loom tick is what the
+//! engine does for every effect: an intent row, then one transaction with the effect's 200-byte
+//! result, a state write, the tick row with its hash, and the `code` bundle's invariants run in
+//! wasm inside the transaction.
 
 #![allow(clippy::expect_used)] // a benchmark that cannot set up has nothing to report
 
@@ -141,7 +143,44 @@ fn file_size(p: &Path) -> u64 {
         .sum()
 }
 
-fn run_mode(dir: &Path, durability: Durability, n: usize, rounds: usize, label: &str) {
+/// Per-round figures of one mode: (bare commit, loom tick, loom tick without rules).
+struct Rounds {
+    raw: Vec<Sample>,
+    loom: Vec<Sample>,
+    bare_kernel: Vec<Sample>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Median, min and max of `v`.
+fn spread(v: &[f64]) -> (f64, f64, f64) {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (median(v.to_vec()), min, max)
+}
+
+struct Mode {
+    store: Store,
+    raw: Connection,
+    bundle: loom_runtime::Bundle,
+    run: u64,
+    loom_path: PathBuf,
+}
+
+/// Where compiled bundles are cached (`--cache DIR`; none by default): a profiler run then
+/// skips compiling the bundle under the profiler.
+fn cache_dir() -> Option<PathBuf> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--cache")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+}
+
+fn open_mode(dir: &Path, durability: Durability) -> Mode {
     let sync = if durability == Durability::Full {
         "FULL"
     } else {
@@ -157,7 +196,7 @@ fn run_mode(dir: &Path, durability: Durability, n: usize, rounds: usize, label: 
     let raw = raw_open(&raw_path, sync);
     let store = Store::open(&loom_path, durability).expect("open loom db");
     let runtime =
-        loom_runtime::Runtime::new(loom_runtime::Limits::default(), None).expect("runtime");
+        loom_runtime::Runtime::new(loom_runtime::Limits::default(), cache_dir()).expect("runtime");
     let bundle = runtime
         .load_bundle(loom_guests::CODE_BUNDLE)
         .expect("code bundle");
@@ -175,36 +214,73 @@ fn run_mode(dir: &Path, durability: Durability, n: usize, rounds: usize, label: 
     let run = tick.token().run;
     tick.commit(TickMeta::new(TickKind::Start, "start"), Some(&bundle))
         .expect("start");
-
-    let per = n / rounds;
-    let zero = || Sample {
-        wall_s: 0.0,
-        cpu_s: 0.0,
-        n: 0,
-    };
-    let (mut a, mut b, mut c) = (zero(), zero(), zero());
-    let mut sizes = Vec::new();
-    for round in 0..rounds {
-        a.add(raw_round(&raw, round * per, per));
-        b.add(loom_round(&store, Some(&bundle), run, per, "k"));
-        // The same tick with no rules to check: what the kernel costs on its own.
-        c.add(loom_round(&store, None, run, per / 4, "k"));
-        sizes.push((b.n + c.n, file_size(&loom_path)));
+    Mode {
+        store,
+        raw,
+        bundle,
+        run,
+        loom_path,
     }
-    let ratio = b.us() / a.us();
+}
+
+/// `rounds` interleaved rounds of `per` bare commits, `per` loom ticks and `per / 4` loom
+/// ticks with no rules to check (what the kernel costs on its own).
+fn run_rounds(m: &Mode, per: usize, rounds: usize, sizes: &mut Vec<(usize, u64)>) -> Rounds {
+    let mut r = Rounds {
+        raw: Vec::new(),
+        loom: Vec::new(),
+        bare_kernel: Vec::new(),
+    };
+    let mut done = 0;
+    for round in 0..rounds {
+        r.raw.push(raw_round(&m.raw, round * per, per));
+        r.loom
+            .push(loom_round(&m.store, Some(&m.bundle), m.run, per, "k"));
+        r.bare_kernel
+            .push(loom_round(&m.store, None, m.run, (per / 4).max(1), "k"));
+        done += per + (per / 4).max(1);
+        sizes.push((done, file_size(&m.loom_path)));
+    }
+    r
+}
+
+fn run_mode(dir: &Path, durability: Durability, n: usize, rounds: usize, label: &str) -> Rounds {
+    let m = open_mode(dir, durability);
+    let mut sizes = Vec::new();
+    let r = run_rounds(&m, (n / rounds).max(1), rounds, &mut sizes);
+    let ratios: Vec<f64> = r
+        .loom
+        .iter()
+        .zip(&r.raw)
+        .map(|(l, a)| l.us() / a.us())
+        .collect();
+    let cpu_ratios: Vec<f64> = r
+        .loom
+        .iter()
+        .zip(&r.raw)
+        .map(|(l, a)| l.cpu_us() / a.cpu_us())
+        .collect();
+    let med = |f: fn(&Sample) -> f64, v: &[Sample]| median(v.iter().map(f).collect());
+    let (ratio, rmin, rmax) = spread(&ratios);
+    let (cratio, cmin, cmax) = spread(&cpu_ratios);
     println!(
-        "{:<13} {:>6} {:>14.1} {:>14.1} {:>7.3}x {:>13.1} {:>13.1} {:>16.1}",
+        "{:<13} {:>6} {:>10.1} {:>10.1} {:>7.3}x [{:.3}–{:.3}] {:>9.1} {:>9.1} {:>6.2}x [{:.2}–{:.2}] {:>9.1}",
         label,
         n,
-        a.us(),
-        b.us(),
+        med(Sample::us, &r.raw),
+        med(Sample::us, &r.loom),
         ratio,
-        a.cpu_us(),
-        b.cpu_us(),
-        c.cpu_us()
+        rmin,
+        rmax,
+        med(Sample::cpu_us, &r.raw),
+        med(Sample::cpu_us, &r.loom),
+        cratio,
+        cmin,
+        cmax,
+        med(Sample::cpu_us, &r.bare_kernel),
     );
     if label.ends_with("tmpfs") {
-        replay_and_verify(&store, &bundle, run);
+        replay_and_verify(&m.store, &m.bundle, m.run);
     }
     let (n1, s1) = sizes[sizes.len() / 2 - 1];
     let (n2, s2) = sizes[sizes.len() - 1];
@@ -214,6 +290,7 @@ fn run_mode(dir: &Path, durability: Durability, n: usize, rounds: usize, label: 
         s1 / 1024,
         s2 / 1024
     );
+    r
 }
 
 /// How fast the recorded run is checked: the hash chain alone, and the replay that re-derives
@@ -252,8 +329,9 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let n_full = arg("--n-full", 400);
-    let n_normal = arg("--n-normal", 4000);
+    let n_full = arg("--n-full", 630);
+    let n_normal = arg("--n-normal", 6300);
+    let rounds = arg("--rounds", 9).max(1);
     let dir_arg = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -271,32 +349,78 @@ fn main() {
         .join(&scratch);
     std::fs::create_dir_all(&dir).expect("bench dir");
     std::fs::create_dir_all(&cpu_dir).expect("cpu bench dir");
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--profile")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+    {
+        // Only loom ticks on tmpfs, for a profiler (`valgrind --tool=callgrind
+        // --toggle-collect='*loom_round*'`): no bare commits, no disk, no replay.
+        let m = open_mode(&cpu_dir, Durability::Normal);
+        let s = loom_round(&m.store, Some(&m.bundle), m.run, n, "k");
+        println!("{n} ticks, {:.1} µs CPU per tick", s.cpu_us());
+        let _ = std::fs::remove_dir_all(&cpu_dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     println!(
-        "loom tick vs bare SQLite commit (WAL), same process, 8 interleaved rounds; FULL in {}, NORMAL in {}",
+        "loom tick vs bare SQLite commit (WAL), same process, {rounds} interleaved rounds; FULL in {}, NORMAL in {}",
         dir.display(),
         cpu_dir.display()
     );
     println!("loom tick = intent commit + one transaction (200-byte result, state write, chained tick row, code-bundle invariants in wasm)");
+    println!("µs are medians of round means; ratios are medians of the rounds' ratios [min–max]");
     println!(
-        "{:<13} {:>6} {:>14} {:>14} {:>8} {:>13} {:>13} {:>16}",
+        "{:<13} {:>6} {:>10} {:>10} {:>23} {:>9} {:>9} {:>20} {:>9}",
         "sync",
         "n",
-        "raw µs/tx",
-        "loom µs/tick",
-        "ratio",
-        "raw CPU µs",
-        "loom CPU µs",
-        "no-rules CPU µs"
+        "raw µs",
+        "loom µs",
+        "loom/raw",
+        "raw CPU",
+        "loom CPU",
+        "CPU loom/raw",
+        "no rules"
     );
-    run_mode(&dir, Durability::Full, n_full, 8, "FULL/disk");
-    run_mode(&cpu_dir, Durability::Normal, n_normal, 8, "NORMAL/tmpfs");
+    let full = run_mode(&dir, Durability::Full, n_full, rounds, "FULL/disk");
+    let tmpfs = run_mode(
+        &cpu_dir,
+        Durability::Normal,
+        n_normal,
+        rounds,
+        "NORMAL/tmpfs",
+    );
     // The same on the disk: the CPU a tick costs there includes the file system's own work
-    // for the pages it writes (~5.6 per tick against the bare commit's 2).
-    run_mode(&dir, Durability::Normal, n_normal / 2, 8, "NORMAL/disk");
+    // for the pages it writes.
+    run_mode(
+        &dir,
+        Durability::Normal,
+        n_normal / 2,
+        rounds,
+        "NORMAL/disk",
+    );
     println!();
-    println!("targets: ratio ≤ 1.10x at FULL (disk); loom CPU ≤ 60 µs/tick at NORMAL (tmpfs, the peers' CPU method).");
-    println!("peers on this machine class (shared/bench/peers, recorded, CPU per step on tmpfs):");
-    println!("  LangGraph ~1,041 µs · DBOS ~1,264 µs · Restate ~2,071 µs");
+    let ratios: Vec<f64> = full
+        .loom
+        .iter()
+        .zip(&full.raw)
+        .map(|(l, a)| l.us() / a.us())
+        .collect();
+    let (r, rmin, rmax) = spread(&ratios);
+    let cpu: Vec<f64> = tmpfs.loom.iter().map(Sample::cpu_us).collect();
+    let raw_cpu: Vec<f64> = tmpfs.raw.iter().map(Sample::cpu_us).collect();
+    let (c, cmin, cmax) = spread(&cpu);
+    println!(
+        "FULL ratio (disk): median {r:.3}x of {rounds} rounds (min {rmin:.3}x, max {rmax:.3}x); target ≤ 1.10x"
+    );
+    println!(
+        "CPU per effect tick (tmpfs): median {c:.1} µs (min {cmin:.1}, max {cmax:.1}); bare commit of the same run {:.1} µs; {:.2}x; target ≤ 35 µs (≤ 2.5x)",
+        median(raw_cpu.clone()),
+        c / median(raw_cpu)
+    );
+    println!("peers on this machine class (`bench/peers/run` measures them beside this bench):");
+    println!("  LangGraph ~1,041 µs · DBOS ~1,264 µs · Restate ~2,071 µs CPU per step on tmpfs (2026-11-24)");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&cpu_dir);
 }

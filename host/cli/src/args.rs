@@ -139,8 +139,15 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         run: Option<u64>,
         /// Only the last N ticks
-        #[arg(short = 'n', long = "last", value_name = "N")]
+        #[arg(short = 'n', long = "last", value_name = "N", conflicts_with = "since")]
         last: Option<u64>,
+        /// Only the ticks after this seq (a page: reads only those ticks)
+        #[arg(long, value_name = "SEQ")]
+        since: Option<u64>,
+        /// At most this many ticks (a page; with --since, the next page starts at the last
+        /// seq printed)
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
         /// Keep printing ticks as they commit, whichever process commits them, until Ctrl-C
         #[arg(long, short = 'f', conflicts_with = "json")]
         follow: bool,

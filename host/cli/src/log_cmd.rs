@@ -10,13 +10,17 @@ pub fn no_runs() -> EngineError {
     EngineError::Usage("no runs yet; start one with `loom run \"…\"`".into())
 }
 
-pub fn run(
-    root: &Path,
-    json: bool,
-    run: Option<u64>,
-    last: Option<u64>,
-    follow: bool,
-) -> Result<u8> {
+/// Which ticks of a run `loom log` prints.
+pub struct Page {
+    /// only the last N ticks
+    pub last: Option<u64>,
+    /// only the ticks after this seq
+    pub since: Option<u64>,
+    /// at most this many ticks
+    pub limit: Option<u32>,
+}
+
+pub fn run(root: &Path, json: bool, run: Option<u64>, page: Page, follow: bool) -> Result<u8> {
     let store = read_only(root)?;
     let current = match run {
         Some(r) => Some(store.run(r).map_err(EngineError::from)?),
@@ -29,12 +33,14 @@ pub fn run(
         }
         return Err(no_runs().into());
     };
-    let since = match last {
-        Some(n) => current.last_seq.saturating_sub(n),
-        None => 0,
+    let since = match (page.since, page.last) {
+        (Some(seq), _) => seq,
+        (None, Some(n)) => current.last_seq.saturating_sub(n),
+        (None, None) => 0,
     };
-    let page = u32::try_from(current.last_seq - since).unwrap_or(u32::MAX);
-    let log = reads::log_page(&store, current.id, since, page.max(1))?;
+    let rest = u32::try_from(current.last_seq.saturating_sub(since)).unwrap_or(u32::MAX);
+    let limit = page.limit.unwrap_or(rest).min(rest.max(1));
+    let log = reads::log_page(&store, current.id, since, limit.max(1))?;
     if json {
         print_json(
             &log.iter()

@@ -324,9 +324,17 @@ fn dispatch(cli: Cli) -> Result<u8> {
             json,
             run,
             last,
+            since,
+            limit,
             follow,
             ..
-        } => log_cmd::run(&root(project)?, json.json, run, last, follow),
+        } => log_cmd::run(
+            &root(project)?,
+            json.json,
+            run,
+            log_cmd::Page { last, since, limit },
+            follow,
+        ),
         Command::Verify { run, json, .. } => log_cmd::verify(&root(project)?, run, json.json),
         Command::Replay(args) => replay_cmd::run(args, project),
         Command::Serve(args) => {

@@ -4,8 +4,8 @@ use crate::error::{EngineError, Result};
 pub use crate::reads::{ChainReport, LogEntry, Status};
 use crate::{project, Config, Engine, Observer, UNCERTAIN_PREFIX};
 use loom_kernel::{
-    Decider, Gate, GateStatus, KernelError, NewRun, Run, RunStatus, Store, Task, TickKind,
-    TickMeta, ViolationRow,
+    Decider, Gate, KernelError, NewRun, Run, RunStatus, Store, Task, TickKind, TickMeta,
+    ViolationRow,
 };
 use loom_providers::Chain;
 use loom_runtime::{Bundle, Limits, Runtime};
@@ -95,6 +95,7 @@ impl Engine {
             transport: transport.to_owned(),
             pending_fault: std::cell::RefCell::new(None),
             budget: std::cell::RefCell::new(None),
+            tally: std::cell::RefCell::new(None),
             recording: None,
             lock: None,
         })
@@ -319,9 +320,9 @@ impl Engine {
     fn pending_human_gates(&self, run: u64) -> Result<Vec<Gate>> {
         Ok(self
             .store
-            .gates(run)?
+            .pending_gates(run)?
             .into_iter()
-            .filter(|g| g.status == GateStatus::Pending && g.decider == Decider::Human)
+            .filter(|g| g.decider == Decider::Human)
             .collect())
     }
 

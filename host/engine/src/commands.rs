@@ -8,9 +8,7 @@ use crate::lock::{DriverLock, Holder};
 use crate::mailbox::{self, AbandonRequest};
 use crate::origin::{Actor, Decision, Origin, SHOWN_HASH_PREFIX_MIN};
 use crate::Engine;
-use loom_kernel::{
-    Decider, GateStatus, KernelError, LedgerRow, RunStatus, TickKind, TickMeta, TickToken,
-};
+use loom_kernel::{Decider, KernelError, LedgerRow, RunStatus, TickKind, TickMeta, TickToken};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -109,13 +107,11 @@ impl Engine {
                 None => return Err(e),
             },
         };
-        let gates = self.store.gates(run.id)?;
         let matches = |g: &&loom_kernel::Gate| g.name == d.gate || g.id.to_string() == d.gate;
-        let Some(gate) = gates
-            .iter()
-            .rev()
-            .find(|g| matches(g) && g.status == GateStatus::Pending)
-        else {
+        // The pending gates only (an index of them): a run may have decided thousands.
+        let pending = self.store.pending_gates(run.id)?;
+        let Some(gate) = pending.iter().rev().find(matches) else {
+            let gates = self.store.gates(run.id)?;
             return Err(match gates.iter().rev().find(matches) {
                 Some(g) => EngineError::Conflict(format!(
                     "gate {} (#{}) was already {} by {} via {} at tick {}; nothing recorded",

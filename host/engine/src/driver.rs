@@ -80,20 +80,30 @@ impl Engine {
     ) -> Result<Option<TickRow>> {
         let token = tick.token();
         let step = meta.step.clone();
-        let both;
+        let (both, at_commit);
         let budget = match bundle {
             Some(_) => self.budget_rule(token.run)?,
             None => None,
         };
         let rules: Option<&dyn loom_kernel::Rules> = match (bundle, &budget) {
             (Some(b), Some(limit)) => {
-                both = crate::budget::Both(b, &**limit);
+                at_commit = crate::budget::AtCommit {
+                    budget: limit,
+                    spent: self.spent_in_tick(token.run)?,
+                };
+                both = crate::budget::Both(b, &at_commit);
                 Some(&both)
             }
             (Some(b), None) => Some(b),
             (None, _) => None,
         };
-        match tick.commit(meta, rules) {
+        let committed = tick.commit(meta, rules);
+        if budget.is_some() {
+            // Whatever came of the tick, it is closed: fold in what it committed, so the
+            // next commit adds only its own rows to the running spend.
+            self.with_tally(token.run, |_| ())?;
+        }
+        match committed {
             Ok(row) => {
                 self.observer.borrow_mut().tick(&row);
                 Ok(Some(row))
@@ -112,10 +122,22 @@ impl Engine {
     }
 
     fn announce_last(&self, run: u64) -> Result<()> {
-        if let Some(row) = self.store.ticks(run)?.pop() {
+        let last = self.store.run(run)?.last_seq;
+        // A tick's id is `run << 32 | seq`: the one before the last tick's.
+        let before = ((run << 32) | last) as i64 - 1;
+        if let Some(row) = self.store.ticks_after(before, 1)?.pop() {
             self.observer.borrow_mut().tick(&row);
         }
         Ok(())
+    }
+
+    /// The run's spend as the open tick has it, from the tally; `None` when there is no tally
+    /// of this run yet (its first commit in this process), and the budget recounts.
+    fn spent_in_tick(&self, run: u64) -> Result<Option<crate::budget::Running>> {
+        match self.tally.borrow().as_ref() {
+            Some(t) if t.run() == run => Ok(Some(t.spent_in_tick(&self.store)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Stops the run with `message` in a tick of its own (no rules: they may be what failed).
@@ -241,20 +263,17 @@ impl Engine {
         let step = es.step.clone();
         // The n-th execution of a step has key r<run>/<step>#<n>: stable across crashes and
         // holds, so an interrupted attempt is found again under the same key.
-        let done = self
-            .store
-            .ledger(token.run)?
-            .into_iter()
-            .filter(|r| r.step == step && crate::run_effect::settled(r))
-            .map(|r| r.key)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
+        let (done, unfinished) = self.with_tally(token.run, |t| {
+            let diffs: Vec<_> = t.unfinished_diffs().cloned().collect();
+            (t.settled_keys(&step), diffs)
+        })?;
         let key = format!("r{}/{step}#{}", token.run, done + 1);
         let prepared = match effects::prepare(
             &es.effect,
             bundle.manifest(),
             &self.store,
             token.run,
+            &unfinished,
             &self.config,
             &self.root,
         ) {

@@ -76,6 +76,7 @@ pub(crate) fn prepare(
     manifest: &Manifest,
     store: &Store,
     run: u64,
+    unfinished_diffs: &[loom_kernel::LedgerRow],
     config: &Config,
     root: &Path,
 ) -> Result<Prepared> {
@@ -115,7 +116,8 @@ pub(crate) fn prepare(
                     call.source_key
                 ))
             })?;
-            let (request, job) = apply_diff::prepare(store, run, root, &call.source_key, diff)?;
+            let (request, job) =
+                apply_diff::prepare(store, run, unfinished_diffs, root, &call.source_key, diff)?;
             Ok(Prepared {
                 kind: "apply-diff",
                 // With the pre-image in its request, the apply tells applied, not applied and

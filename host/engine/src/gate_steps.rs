@@ -6,7 +6,7 @@ use crate::effects::{self, Performed};
 use crate::error::{EngineError, Result};
 use crate::stops::Stop;
 use crate::{policy, Engine};
-use loom_kernel::{Decider, Gate, GateStatus, RunStatus, TickKind, TickMeta, TickToken};
+use loom_kernel::{Decider, Gate, RunStatus, TickKind, TickMeta, TickToken};
 use loom_runtime::{Bundle, GateDecision, GateStep, Outcome};
 
 impl Engine {
@@ -25,13 +25,7 @@ impl Engine {
             );
             return self.fault(&token, Some(&g.gate), Stop::BundleFault { message: msg });
         };
-        let pending = self
-            .store
-            .view(token.run)
-            .gates()?
-            .into_iter()
-            .rev()
-            .find(|x| x.name == g.gate && x.status == GateStatus::Pending);
+        let pending = self.store.pending_gate(token.run, &g.gate)?;
         match pending {
             None => {
                 // A replay takes the decider the recording shows: policy lives in a config

@@ -28,6 +28,7 @@ mod reexecute;
 pub mod replay;
 mod run_effect;
 pub mod stops;
+mod tally;
 mod template;
 pub mod workspace;
 
@@ -62,12 +63,16 @@ pub struct Engine {
     /// The spending caps of the run being driven, as a rule, built once per run (and again
     /// when a resume changes them); checked at every commit.
     budget: std::cell::RefCell<Option<(u64, Option<Rc<budget::Budget>>)>>,
+    /// Running counts over the ledger of the run being driven (see `tally`).
+    tally: std::cell::RefCell<Option<tally::Tally>>,
     /// Set when this engine re-executes a recorded run (`loom replay`) instead of a live one.
     recording: Option<recording::Recording>,
     /// The right to drive this project, taken by the first command that writes.
     lock: Option<DriverLock>,
 }
 
+#[cfg(test)]
+mod format_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! reads on a read-only connection of its own and never queues behind the driver's work.
 
 use crate::error::{EngineError, Result};
-use loom_kernel::{
-    Fact, Gate, GateStatus, LedgerRow, LedgerStatus, Run, Store, Task, TickRow, ViolationRow,
-};
+use loom_kernel::{Fact, Gate, LedgerRow, LedgerStatus, Run, Store, Task, TickRow, ViolationRow};
 use serde::Serialize;
 use std::path::Path;
 
@@ -47,11 +45,10 @@ pub fn gates(store: &Store, all: bool) -> Result<Vec<Gate>> {
     let Some(run) = current_run(store)? else {
         return Ok(Vec::new());
     };
-    Ok(store
-        .gates(run.id)?
-        .into_iter()
-        .filter(|g| all || g.status == GateStatus::Pending)
-        .collect())
+    Ok(match all {
+        true => store.gates(run.id)?,
+        false => store.pending_gates(run.id)?,
+    })
 }
 
 pub fn status(store: &Store) -> Result<Status> {
@@ -70,11 +67,7 @@ pub fn status(store: &Store) -> Result<Status> {
                 })
                 .cloned()
                 .collect();
-            let pending = store
-                .gates(r.id)?
-                .into_iter()
-                .filter(|g| g.status == GateStatus::Pending)
-                .collect();
+            let pending = store.pending_gates(r.id)?;
             (
                 pending,
                 uncertain,

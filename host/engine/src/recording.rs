@@ -9,15 +9,22 @@ use crate::{Config, Engine, Silent};
 use loom_kernel::{
     Decider, LedgerRow, LedgerStatus, NewRun, Store, TickKind, TickMeta, TickRow, TickToken, Write,
 };
-use loom_runtime::{Limits, Runtime};
-use std::collections::BTreeMap;
+use loom_runtime::{Bundle, Runtime};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 
 pub(crate) struct Recording {
     pub run: u64,
     pub ticks: Vec<TickRow>,
+    /// Each tick's change list, parsed once (empty for one that does not parse: the replay
+    /// then departs there, and the comparison shows it).
+    writes: Vec<Vec<Write>>,
     ledger: Vec<LedgerRow>,
+    /// Index into `ledger` by (key, attempt), and the rows of each tick: a replay looks rows
+    /// up at every tick, which scanning the ledger made quadratic in the run's length.
+    by_key: HashMap<(String, u32), usize>,
+    by_seq: BTreeMap<u64, Vec<usize>>,
     results: BTreeMap<(String, u32), Vec<u8>>,
     requests: BTreeMap<String, Vec<u8>>,
     options: String,
@@ -30,26 +37,34 @@ impl Recording {
         let ledger = source.ledger(run)?;
         let mut results = BTreeMap::new();
         let mut requests = BTreeMap::new();
-        for l in &ledger {
-            if let Some(r) = source.result(run, &l.key, l.attempt)? {
-                results.insert((l.key.clone(), l.attempt), r);
+        let mut by_key = HashMap::new();
+        let mut by_seq: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, l) in ledger.iter().enumerate() {
+            // The first row of a (key, attempt) wins, as a scan from the start found it.
+            by_key.entry((l.key.clone(), l.attempt)).or_insert(i);
+            by_seq.entry(l.seq).or_default().push(i);
+            if l.result_hash.is_some() || l.status != LedgerStatus::Intent {
+                if let Some(r) = source.result(run, &l.key, l.attempt)? {
+                    results.insert((l.key.clone(), l.attempt), r);
+                }
             }
             if let Some(h) = &l.request_hash {
-                if let Some(r) = source.blob(h)? {
-                    requests.insert(h.clone(), r);
+                if !requests.contains_key(h) {
+                    if let Some(r) = source.blob(h)? {
+                        requests.insert(h.clone(), r);
+                    }
                 }
             }
         }
         let ticks = source.ticks(run)?;
+        let writes: Vec<Vec<Write>> = ticks
+            .iter()
+            .map(|t| serde_json::from_str(&t.changes).unwrap_or_default())
+            .collect();
         // The run's options as it started: the first recorded change says what they were.
-        let first_change = ticks.iter().find_map(|t| {
-            serde_json::from_str::<Vec<Write>>(&t.changes)
-                .ok()?
-                .into_iter()
-                .find_map(|w| match w {
-                    Write::Options { from, .. } => Some(from),
-                    _ => None,
-                })
+        let first_change = writes.iter().flatten().find_map(|w| match w {
+            Write::Options { from, .. } => Some(from.clone()),
+            _ => None,
         });
         let options = match first_change {
             Some(o) => o,
@@ -58,7 +73,10 @@ impl Recording {
         Ok(Recording {
             run,
             ticks,
+            writes,
             ledger,
+            by_key,
+            by_seq,
             results,
             requests,
             options,
@@ -66,22 +84,34 @@ impl Recording {
         })
     }
 
-    pub(crate) fn tick(&self, seq: u64) -> Option<&TickRow> {
-        // Recorded ticks are 1, 2, 3, … in order (the chain guarantees it).
+    /// Where tick `seq` is in `ticks`: recorded ticks are 1, 2, 3, … in order (the chain
+    /// guarantees it).
+    fn index(&self, seq: u64) -> Option<usize> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.ticks.get(i).filter(|t| t.seq == seq)
+        self.ticks.get(i).filter(|t| t.seq == seq).map(|_| i)
     }
 
-    pub(crate) fn writes(&self, seq: u64) -> Vec<Write> {
-        self.tick(seq)
-            .and_then(|t| serde_json::from_str(&t.changes).ok())
-            .unwrap_or_default()
+    pub(crate) fn tick(&self, seq: u64) -> Option<&TickRow> {
+        self.index(seq).map(|i| &self.ticks[i])
+    }
+
+    pub(crate) fn writes(&self, seq: u64) -> &[Write] {
+        self.index(seq).map_or(&[], |i| self.writes[i].as_slice())
+    }
+
+    /// The ledger rows recorded for tick `seq`, in the ledger's order.
+    pub(crate) fn rows_at(&self, seq: u64) -> impl Iterator<Item = &LedgerRow> {
+        self.by_seq
+            .get(&seq)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.ledger[*i])
     }
 
     /// The decider recorded tick `seq` opened a gate for.
     pub(crate) fn gate_decider(&self, seq: u64) -> Option<Decider> {
-        self.writes(seq).into_iter().find_map(|w| match w {
-            Write::GateOpen { decider, .. } => Some(decider),
+        self.writes(seq).iter().find_map(|w| match w {
+            Write::GateOpen { decider, .. } => Some(*decider),
             _ => None,
         })
     }
@@ -89,9 +119,9 @@ impl Recording {
     /// The transport recorded with the decision in tick `seq` (a live run records the one it
     /// was driven through, whoever decided).
     pub(crate) fn decision_transport(&self, seq: u64) -> Option<String> {
-        fn find(writes: Vec<Write>) -> Option<String> {
-            writes.into_iter().find_map(|w| match w {
-                Write::GateDecide { transport, .. } => Some(transport),
+        fn find(writes: &[Write]) -> Option<String> {
+            writes.iter().find_map(|w| match w {
+                Write::GateDecide { transport, .. } => Some(transport.clone()),
                 // A decision a rule refused is kept inside its violation tick.
                 Write::Refused { changes } => find(changes),
                 _ => None,
@@ -102,8 +132,8 @@ impl Recording {
 
     /// The run options recorded tick `seq` set, if it changed them.
     pub(crate) fn options_written(&self, seq: u64) -> Option<String> {
-        self.writes(seq).into_iter().find_map(|w| match w {
-            Write::Options { options, .. } => Some(options),
+        self.writes(seq).iter().find_map(|w| match w {
+            Write::Options { options, .. } => Some(options.clone()),
             _ => None,
         })
     }
@@ -117,8 +147,8 @@ impl Recording {
             .and_then(|s| s.split(": ").next())
             .unwrap_or("cli")
             .to_owned();
-        let reason = self.writes(seq).into_iter().find_map(|w| match w {
-            Write::RunStatus { reason, .. } => reason,
+        let reason = self.writes(seq).iter().find_map(|w| match w {
+            Write::RunStatus { reason, .. } => reason.clone(),
             _ => None,
         });
         Some((via, reason))
@@ -128,15 +158,15 @@ impl Recording {
     /// after its task was abandoned), with their bytes.
     pub(crate) fn unapplied_at(&self, seq: u64) -> Vec<(LedgerRow, Option<Vec<u8>>)> {
         self.writes(seq)
-            .into_iter()
+            .iter()
             .filter_map(|w| match w {
                 Write::Result {
                     key,
                     attempt,
                     status: LedgerStatus::Refused,
                     ..
-                } => self.attempt(&key, attempt).map(|row| {
-                    let bytes = self.results.get(&(key.clone(), attempt)).cloned();
+                } => self.attempt(key, *attempt).map(|row| {
+                    let bytes = self.results.get(&(key.clone(), *attempt)).cloned();
                     (row.clone(), bytes)
                 }),
                 _ => None,
@@ -145,9 +175,9 @@ impl Recording {
     }
 
     fn attempt(&self, key: &str, attempt: u32) -> Option<&LedgerRow> {
-        self.ledger
-            .iter()
-            .find(|l| l.key == key && l.attempt == attempt)
+        self.by_key
+            .get(&(key.to_owned(), attempt))
+            .map(|i| &self.ledger[*i])
     }
 }
 
@@ -165,7 +195,7 @@ impl Engine {
     /// An engine over a scratch database that re-executes `recording` with `bundle`.
     pub(crate) fn replaying(
         root: PathBuf,
-        cache: Option<PathBuf>,
+        runtime: Runtime,
         config: Config,
         recording: Recording,
     ) -> Result<Engine> {
@@ -173,12 +203,13 @@ impl Engine {
             root,
             config,
             store: Store::open_in_memory()?,
-            runtime: Runtime::new(Limits::default(), cache)?,
+            runtime,
             bundles: Vec::new(),
             observer: std::cell::RefCell::new(Box::new(Silent)),
             transport: "replay".into(),
             pending_fault: std::cell::RefCell::new(None),
             budget: std::cell::RefCell::new(None),
+            tally: std::cell::RefCell::new(None),
             recording: Some(recording),
             lock: None,
         })
@@ -202,9 +233,10 @@ impl Engine {
         })?;
         // Attempts that never got a result (the process died during them) were committed
         // before this tick: put them back so the engine finds them as it did.
-        for l in rec.ledger.iter().filter(|l| {
-            l.seq == seq && matches!(l.status, LedgerStatus::Intent | LedgerStatus::Superseded)
-        }) {
+        for l in rec
+            .rows_at(seq)
+            .filter(|l| matches!(l.status, LedgerStatus::Intent | LedgerStatus::Superseded))
+        {
             self.restore(rec, l)?;
         }
         Ok(TickToken {
@@ -275,7 +307,10 @@ impl Engine {
     /// In a replay, the effect under `key` as recorded, when preparing it here failed.
     pub(crate) fn recorded_prepared(&self, key: &str) -> Option<crate::effects::Prepared> {
         let rec = self.recording.as_ref()?;
-        let row = rec.ledger.iter().find(|l| l.key == key)?;
+        // The key's first recorded attempt (attempts are numbered from 1).
+        let row = rec
+            .attempt(key, 1)
+            .or_else(|| rec.ledger.iter().find(|l| l.key == key))?;
         let request = row
             .request_hash
             .as_ref()
@@ -302,8 +337,8 @@ impl Engine {
             .map(|r| String::from_utf8_lossy(r).into_owned()))
     }
 
-    /// Tick 1 of the recording, re-executed with `wasm`; then the run is driven.
-    pub(crate) fn replay_start(&mut self, wasm: &[u8]) -> Result<()> {
+    /// Tick 1 of the recording, re-executed with `bundle`; then the run is driven.
+    pub(crate) fn replay_start(&mut self, bundle: Rc<Bundle>) -> Result<()> {
         let rec = self
             .recording
             .as_ref()
@@ -319,7 +354,7 @@ impl Engine {
             bundle_hash,
             settings,
             ..
-        }) = rec.writes(1).into_iter().next()
+        }) = rec.writes(1).first().cloned()
         else {
             return Err(replay_error(
                 "tick 1 of the recording is not a start".into(),
@@ -332,7 +367,6 @@ impl Engine {
         };
         let options = rec.options.clone();
         let keep = rec.keep_identity;
-        let bundle = Rc::new(self.runtime.load_bundle(wasm)?);
         let m = bundle.manifest();
         let new = NewRun {
             title,

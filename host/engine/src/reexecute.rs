@@ -7,27 +7,25 @@ use crate::recording::Recording;
 use crate::replay::{Divergence, ReplayOptions};
 use crate::Engine;
 use loom_kernel::{first_difference, RunStatus, Store, TickKind, TickRow, Write};
+use loom_runtime::{Bundle, Runtime};
+use std::rc::Rc;
 
-/// Re-executes run `id` with `wasm` and returns the first tick that differs from the recording.
+/// Re-executes run `id` with `bundle` (loaded by `runtime`) and returns the first tick that
+/// differs from the recording.
 pub(crate) fn reexecute(
     store: &Store,
     id: u64,
-    wasm: &[u8],
+    runtime: &Runtime,
+    bundle: Rc<Bundle>,
     opts: &ReplayOptions,
 ) -> Result<Option<Divergence>> {
     let mut recording = Recording::load(store, id)?;
     recording.keep_identity = opts.bundle.is_some();
     let recorded = recording.ticks.clone();
-    // Compiled bundles are cached in the project, as for a live run; the database is not
-    // touched.
-    let cache = opts
-        .root
-        .as_ref()
-        .map(|r| r.join(crate::project::DIR).join("cache"));
     let root = opts.root.clone().unwrap_or_else(std::env::temp_dir);
     let config = opts.config.clone().unwrap_or_default();
-    let mut engine = Engine::replaying(root, cache, config, recording)?;
-    let stopped = drive_recorded(&mut engine, id, wasm)
+    let mut engine = Engine::replaying(root, runtime.clone(), config, recording)?;
+    let stopped = drive_recorded(&mut engine, id, bundle)
         .err()
         .map(|e| e.to_string());
     let replayed = engine.store.ticks(id).unwrap_or_default();
@@ -36,8 +34,8 @@ pub(crate) fn reexecute(
 
 /// Drives the replaying engine through the recording: the run itself, then each decision,
 /// resume or abandon that came from outside it.
-fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
-    engine.replay_start(wasm)?;
+fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()> {
+    engine.replay_start(bundle)?;
     loop {
         let run = engine.store.run(id)?;
         let Some(next) = engine
@@ -51,7 +49,7 @@ fn drive_recorded(engine: &mut Engine, id: u64, wasm: &[u8]) -> Result<()> {
         let writes = engine
             .recording
             .as_ref()
-            .map(|r| r.writes(run.last_seq + 1))
+            .map(|r| r.writes(run.last_seq + 1).to_vec())
             .unwrap_or_default();
         match kind {
             // A human's decision, taken or refused by a rule (a refused one is kept inside

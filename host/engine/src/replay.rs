@@ -5,9 +5,11 @@
 use crate::error::Result;
 use crate::Config;
 use loom_kernel::{first_difference, KernelError, Replay, Rules, Store};
-use loom_runtime::{Limits, Runtime};
+use loom_runtime::{Bundle, Limits, Runtime};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 /// What to replay with.
@@ -123,6 +125,14 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
             .filter(|id| since.is_none_or(|s| *id >= s))
             .collect(),
     };
+    // Re-execution shares one runtime, its compiled-bundle cache in the project, and each
+    // bundle loaded once: `--all` over many runs of one bundle compiles and links it once.
+    let cache = opts
+        .root
+        .as_ref()
+        .map(|r| r.join(crate::project::DIR).join("cache"));
+    let mut rerun_runtime: Option<Runtime> = None;
+    let mut loaded: HashMap<String, Rc<Bundle>> = HashMap::new();
     let mut out = Vec::new();
     for id in ids {
         let mut report = match &swapped {
@@ -130,15 +140,35 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
             None => replay_run(&store, id, &[], opts.ticks)?,
         };
         if !opts.only {
-            let wasm = match &opts.bundle {
-                Some(w) => w.clone(),
-                None => bundle_wasm(&store, id)?,
-            };
             let started = Instant::now();
+            let runtime = match &rerun_runtime {
+                Some(r) => r.clone(),
+                None => {
+                    let r = Runtime::new(Limits::default(), cache.clone())?;
+                    rerun_runtime = Some(r.clone());
+                    r
+                }
+            };
+            let hash = match &opts.bundle {
+                Some(_) => String::new(),
+                None => store.run(id)?.bundle_hash,
+            };
+            let bundle = match loaded.get(&hash) {
+                Some(b) => b.clone(),
+                None => {
+                    let wasm = match &opts.bundle {
+                        Some(w) => w.clone(),
+                        None => bundle_wasm(&store, id)?,
+                    };
+                    let b = Rc::new(runtime.load_bundle(&wasm)?);
+                    loaded.insert(hash, b.clone());
+                    b
+                }
+            };
             // Two checks, the earlier finding wins: re-executing the bundle reproduces the
             // chain from the recorded inputs; re-deriving each tick from its change list
             // (above) also catches stored rows that no longer match the chain.
-            let rerun = crate::reexecute::reexecute(&store, id, &wasm, opts)?;
+            let rerun = crate::reexecute::reexecute(&store, id, &runtime, bundle, opts)?;
             report.divergence = match (report.divergence.take(), rerun) {
                 (Some(a), Some(b)) => Some(if a.seq < b.seq { a } else { b }),
                 (a, b) => a.or(b),

@@ -289,18 +289,7 @@ impl Engine {
     /// How many calls `role` completed in this run: the scripted provider (and any provider
     /// that wants it) uses it to know where in a conversation it is, even after a crash.
     fn turn_of(&self, run: u64, role: &str) -> Result<u32> {
-        Ok(self
-            .store
-            .ledger(run)?
-            .iter()
-            .filter(|r| r.kind == "agent" && settled(r))
-            .filter(|r| {
-                serde_json::from_str::<serde_json::Value>(&r.meta)
-                    .ok()
-                    .and_then(|m| m["role"].as_str().map(|s| s == role))
-                    .unwrap_or(false)
-            })
-            .count() as u32)
+        self.with_tally(run, |t| t.turn(role))
     }
 }
 

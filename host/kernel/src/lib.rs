@@ -37,6 +37,8 @@ pub use verify::{verify_chain, ChainBreak};
 pub use view::View;
 
 #[cfg(test)]
+mod bounded_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;

@@ -246,6 +246,58 @@ pub(crate) fn gates(conn: &Connection, run: u64) -> Result<Vec<Gate>> {
     rows.into_iter().map(finish_gate).collect()
 }
 
+/// Gate `id` of `run`: one row by the primary key.
+pub(crate) fn gate(conn: &Connection, run: u64, id: u64) -> Result<Option<Gate>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {GATE_COLS} FROM gates WHERE run_id = ?1 AND id = ?2"
+    ))?;
+    st.query_row(params![run as i64, id as i64], gate_row)
+        .optional()?
+        .map(finish_gate)
+        .transpose()
+}
+
+/// The gates table read through the index of pending gates when the schema has it
+/// (`indexed`): without statistics SQLite prefers the primary key, which reads every gate of
+/// the run to find the pending ones.
+pub(crate) fn pending_from(indexed: bool) -> &'static str {
+    match indexed {
+        true => "gates INDEXED BY gates_pending",
+        false => "gates",
+    }
+}
+
+/// The newest pending gate of `run` named `name`, read through the index of pending gates
+/// (schema 4), so the lookup costs the same however many gates the run has decided.
+pub(crate) fn pending_gate(
+    conn: &Connection,
+    run: u64,
+    name: &str,
+    indexed: bool,
+) -> Result<Option<Gate>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {GATE_COLS} FROM {} WHERE run_id = ?1 AND name = ?2 AND status = 'pending' \
+         ORDER BY id DESC LIMIT 1",
+        pending_from(indexed)
+    ))?;
+    st.query_row(params![run as i64, name], gate_row)
+        .optional()?
+        .map(finish_gate)
+        .transpose()
+}
+
+/// The pending gates of `run`, oldest first (through the same index).
+pub(crate) fn pending_gates(conn: &Connection, run: u64, indexed: bool) -> Result<Vec<Gate>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {GATE_COLS} FROM {} WHERE run_id = ?1 AND status = 'pending' ORDER BY id",
+        pending_from(indexed)
+    ))?;
+    let rows = st
+        .query_map([run as i64], gate_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_gate).collect()
+}
+
 const LEDGER_COLS: &str = concat!(
     "key, attempt, run_id, seq, step, kind, retry_safe, status, request_hash, result_hash, ",
     text_col!("ledger", "summary"),
@@ -255,24 +307,29 @@ const LEDGER_COLS: &str = concat!(
 );
 
 fn ledger_row(r: &Row<'_>) -> rusqlite::Result<(LedgerRow, String)> {
+    ledger_row_at(r, 0)
+}
+
+/// A ledger row whose [`LEDGER_COLS`] start at column `at`.
+fn ledger_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<(LedgerRow, String)> {
     Ok((
         LedgerRow {
-            key: r.get(0)?,
-            attempt: r.get::<_, i64>(1)? as u32,
-            run_id: u(r.get(2)?),
-            seq: u(r.get(3)?),
-            step: r.get(4)?,
-            kind: r.get(5)?,
-            retry_safe: r.get(6)?,
+            key: r.get(at)?,
+            attempt: r.get::<_, i64>(at + 1)? as u32,
+            run_id: u(r.get(at + 2)?),
+            seq: u(r.get(at + 3)?),
+            step: r.get(at + 4)?,
+            kind: r.get(at + 5)?,
+            retry_safe: r.get(at + 6)?,
             status: LedgerStatus::Intent,
-            request_hash: r.get(8)?,
-            result_hash: r.get(9)?,
-            summary: r.get(10)?,
-            meta: r.get(11)?,
-            intent_ms: u(r.get(12)?),
-            result_ms: r.get::<_, Option<i64>>(13)?.map(u),
+            request_hash: r.get(at + 8)?,
+            result_hash: r.get(at + 9)?,
+            summary: r.get(at + 10)?,
+            meta: r.get(at + 11)?,
+            intent_ms: u(r.get(at + 12)?),
+            result_ms: r.get::<_, Option<i64>>(at + 13)?.map(u),
         },
-        r.get(7)?,
+        r.get(at + 7)?,
     ))
 }
 
@@ -344,6 +401,49 @@ pub(crate) fn ledger_last(conn: &Connection, run: u64, limit: u32) -> Result<Vec
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.reverse();
     rows.into_iter().map(finish_ledger).collect()
+}
+
+/// The ledger rows of `run` stored after row `after` (its table id; 0 for all), in the order
+/// they were stored, each with its id: how a reader keeps a summary of a run's ledger up to
+/// date without reading it whole again.
+pub(crate) fn ledger_after(
+    conn: &Connection,
+    run: u64,
+    after: i64,
+) -> Result<Vec<(i64, LedgerRow)>> {
+    // From the start, the run's rows through the index on run_id; after a row, the rows stored
+    // since then through the table's own key (`+run_id` keeps SQLite from choosing the index
+    // and reading every row of the run to find the few new ones).
+    let mut st = if after <= 0 {
+        conn.prepare_cached(&format!(
+            "SELECT id, {LEDGER_COLS} FROM ledger WHERE run_id = ?1 AND +id > ?2 ORDER BY id"
+        ))?
+    } else {
+        conn.prepare_cached(&format!(
+            "SELECT id, {LEDGER_COLS} FROM ledger WHERE id > ?2 AND +run_id = ?1 ORDER BY id"
+        ))?
+    };
+    let rows = st
+        .query_map(params![run as i64, after], |r| {
+            let id: i64 = r.get(0)?;
+            let (row, status) = ledger_row_at(r, 1)?;
+            Ok((id, row, status))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, row, status)| Ok((id, finish_ledger((row, status))?)))
+        .collect()
+}
+
+/// Ledger row `id` (its table id), if it belongs to `run`.
+pub(crate) fn ledger_by_id(conn: &Connection, run: u64, id: i64) -> Result<Option<LedgerRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {LEDGER_COLS} FROM ledger WHERE id = ?2 AND run_id = ?1"
+    ))?;
+    st.query_row(params![run as i64, id], ledger_row)
+        .optional()?
+        .map(finish_ledger)
+        .transpose()
 }
 
 /// Every attempt at one effect, oldest first.

@@ -31,7 +31,8 @@ pub struct Replay<'s> {
     ledger: Vec<LedgerRow>,
     /// Index into `ledger` by (key, attempt): a replay looks rows up on every tick.
     by_key: BTreeMap<(String, u32), usize>,
-    gates: Vec<Gate>,
+    /// The run's gates by id: looked up at every gate a replay opens.
+    gates: BTreeMap<u64, Gate>,
     next: usize,
 }
 
@@ -48,7 +49,7 @@ impl<'s> Replay<'s> {
             ticks: source.ticks(run)?,
             ledger,
             by_key,
-            gates: source.gates(run)?,
+            gates: source.gates(run)?.into_iter().map(|g| (g.id, g)).collect(),
             scratch: Store::open_in_memory()?,
             source,
             next: 0,
@@ -275,8 +276,7 @@ impl<'s> Replay<'s> {
 
     fn gate(&self, id: u64) -> Result<&Gate> {
         self.gates
-            .iter()
-            .find(|g| g.id == id)
+            .get(&id)
             .ok_or_else(|| KernelError::Corrupt(format!("no gate #{id} in the gates table")))
     }
 }

@@ -9,7 +9,7 @@
 //! or rows, a decision's note) is kept in `blobs`, its column holding a reference (see
 //! `texts.rs`). Migration 2 changes no table: it tells an older loom, which would read such a
 //! reference as a type error, that this database is newer than it, and sets the file's
-//! application id.
+//! application id. Migration 3 adds indexes only.
 
 use crate::error::KernelError;
 use rusqlite::Connection;
@@ -137,6 +137,14 @@ CREATE TABLE blobs (
 CREATE INDEX gates_name ON gates(run_id, name, id);
 CREATE INDEX ledger_step ON ledger(run_id, step, seq, key, attempt);
 CREATE INDEX ledger_order ON ledger(run_id, seq, key, attempt);
+"#,
+    // 4: indexes only, for reads whose cost must not grow with the run or the project: the
+    // pending gates of a run (a run that has decided thousands of gates finds the open one in
+    // one step), and a run's violations (without it, every run's were read to find one's).
+    // No table changes, so everything an older loom wrote reads the same.
+    r#"
+CREATE INDEX gates_pending ON gates(run_id, name, id) WHERE status = 'pending';
+CREATE INDEX violations_run ON violations(run_id, id);
 "#,
 ];
 
@@ -285,6 +293,7 @@ mod tests {
             "9089cf8793b3744813d1e6e1a33506be43562e2c7ab09fe5c3fc5ee42c6b25e3",
             "770a06fcf5920bf1c89de335d730d1545c9e8c896293ef73cb5820dec9d49267",
             "7fc77e387a3482a2e2ab0ad0b7e01d556db8f63fbb1afcaeaa8a3b57bcc87f14",
+            "dd79b092fbca49dcd9ae5018321bd8969f9f55471d5aa3eb8104883cb171b0c4",
         ];
         let hashes: Vec<String> = MIGRATIONS
             .iter()

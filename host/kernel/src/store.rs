@@ -75,6 +75,19 @@ const WAL_RETRY_MS: u64 = 10;
 pub struct Store {
     pub(crate) conn: Rc<Connection>,
     durability: Durability,
+    /// Whether the database has the indexes of schema 4 (an older one opened read-only does
+    /// not): reads that must go through them name them, which SQLite refuses without them.
+    pub(crate) indexed: bool,
+}
+
+/// Whether `conn`'s schema has the index of pending gates (schema 4 on).
+fn has_indexes(conn: &Connection) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'gates_pending'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
 }
 
 impl Store {
@@ -126,6 +139,7 @@ impl Store {
         }
         tune(&conn)?;
         Ok(Store {
+            indexed: has_indexes(&conn)?,
             conn: Rc::new(conn),
             durability: Durability::Full,
         })
@@ -142,9 +156,15 @@ impl Store {
         schema::migrate(&conn)?;
         tune(&conn)?;
         Ok(Store {
+            indexed: has_indexes(&conn)?,
             conn: Rc::new(conn),
             durability,
         })
+    }
+
+    /// Whether a transaction (a tick, an intent) is open on this store's connection.
+    pub fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
     }
 
     pub fn durability(&self) -> Durability {
@@ -423,6 +443,36 @@ impl Store {
 
     pub fn ledger(&self, run: u64) -> Result<Vec<LedgerRow>> {
         query::ledger(&self.conn, run)
+    }
+
+    /// Gate `id` of `run`, if there is one (decided or not).
+    pub fn gate(&self, run: u64, id: u64) -> Result<Option<Gate>> {
+        query::gate(&self.conn, run, id)
+    }
+
+    /// The pending gate of `run` named `name`, if one is open. Read through an index of the
+    /// pending gates only, so it costs the same however many gates the run has decided.
+    pub fn pending_gate(&self, run: u64, name: &str) -> Result<Option<Gate>> {
+        query::pending_gate(&self.conn, run, name, self.indexed)
+    }
+
+    /// The pending gates of `run`, oldest first (through the same index).
+    pub fn pending_gates(&self, run: u64) -> Result<Vec<Gate>> {
+        query::pending_gates(&self.conn, run, self.indexed)
+    }
+
+    /// The ledger rows of `run` stored after the row with table id `after` (0: from the
+    /// start), in the order they were stored, each with its table id. Reading on from the last
+    /// id seen costs what was stored since, not what the run holds. Inside an open tick it
+    /// sees the tick's own writes.
+    pub fn ledger_after(&self, run: u64, after: i64) -> Result<Vec<(i64, LedgerRow)>> {
+        query::ledger_after(&self.conn, run, after)
+    }
+
+    /// Ledger row `id` (a table id from [`Store::ledger_after`]) as it is now, if it is
+    /// `run`'s.
+    pub fn ledger_row(&self, run: u64, id: i64) -> Result<Option<LedgerRow>> {
+        query::ledger_by_id(&self.conn, run, id)
     }
 
     /// Every attempt at the effect of `run` with idempotency key `key`, oldest first.

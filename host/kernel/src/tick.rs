@@ -380,11 +380,8 @@ impl<'s> Tick<'s> {
         transport: &str,
         note: Option<&str>,
     ) -> Result<Gate> {
-        let gate = self
-            .view()
-            .gates()?
-            .into_iter()
-            .find(|g| g.id == id && g.status == GateStatus::Pending)
+        let gate = query::gate(&self.store.conn, self.token.run, id)?
+            .filter(|g| g.status == GateStatus::Pending)
             .ok_or_else(|| KernelError::NoSuchGate(id.to_string()))?;
         let take_over = gate.decider == Decider::Agent && decider == Decider::Human;
         if gate.decider != decider && !take_over {

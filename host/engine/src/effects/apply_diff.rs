@@ -6,7 +6,7 @@ use super::{Context, Failed, Performed};
 use crate::error::{EngineError, Result};
 use crate::workspace::preimage::PreImage;
 use crate::workspace::{self, Applied, ApplyError};
-use loom_kernel::{LedgerStatus, Store};
+use loom_kernel::{LedgerRow, LedgerStatus, Store};
 use loom_runtime::{DiffResult, Outcome};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -25,11 +25,12 @@ pub(crate) struct DiffJob {
 pub(super) fn prepare(
     store: &Store,
     run: u64,
+    unfinished: &[LedgerRow],
     root: &Path,
     source: &str,
     diff: String,
 ) -> Result<(Value, DiffJob)> {
-    let earlier = earlier_request(store, run, source, &diff)?;
+    let earlier = earlier_request(store, run, unfinished, source, &diff)?;
     let retry = earlier.is_some();
     let pre = match earlier {
         // After a crash the tree may be half patched, no longer what it was: the first
@@ -59,19 +60,39 @@ pub(super) fn prepare(
 }
 
 /// The request of the latest attempt at applying this same diff under a key that has no
-/// result yet: an attempt a crash (or a stop) interrupted.
-fn earlier_request(store: &Store, run: u64, source: &str, diff: &str) -> Result<Option<Value>> {
-    let ledger = store.ledger(run)?;
-    let finished: std::collections::BTreeSet<&str> = ledger
+/// result yet: an attempt a crash (or a stop) interrupted. `unfinished` holds the run's
+/// attempts at applying a diff under keys that had no finished attempt when last seen (the
+/// tally's); each key is checked again here, so only its attempts are read, not the ledger.
+fn earlier_request(
+    store: &Store,
+    run: u64,
+    unfinished: &[LedgerRow],
+    source: &str,
+    diff: &str,
+) -> Result<Option<Value>> {
+    let mut candidates: Vec<&LedgerRow> = unfinished
         .iter()
-        .filter(|r| matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused))
-        .map(|r| r.key.as_str())
+        .filter(|r| r.kind == "apply-diff")
         .collect();
+    // In the ledger's order, as a tie on (seq, attempt) was always settled.
+    candidates.sort_by(|a, b| (a.seq, &a.key, a.attempt).cmp(&(b.seq, &b.key, b.attempt)));
+    let mut finished: std::collections::BTreeMap<&str, bool> = Default::default();
     let mut latest: Option<((u64, u32), Value)> = None;
-    for row in ledger
-        .iter()
-        .filter(|r| r.kind == "apply-diff" && !finished.contains(r.key.as_str()))
-    {
+    for row in candidates {
+        let done = match finished.get(row.key.as_str()) {
+            Some(d) => *d,
+            None => {
+                let d = store
+                    .attempts(run, &row.key)?
+                    .iter()
+                    .any(|r| matches!(r.status, LedgerStatus::Done | LedgerStatus::Refused));
+                finished.insert(&row.key, d);
+                d
+            }
+        };
+        if done {
+            continue;
+        }
         let Some(bytes) = row
             .request_hash
             .as_ref()
