@@ -279,6 +279,7 @@ mod tests {
             }],
             gates: vec![],
             rules: vec![],
+            needs: Default::default(),
             templates: vec![
                 Template {
                     id: "ask".into(),

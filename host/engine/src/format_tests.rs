@@ -4,13 +4,13 @@
 //! run; absent, so 1, in runs recorded before formats were numbered), and everything the run
 //! recorded is in that format:
 //!
-//! | shape | where | format 1 | format 2 | format 3 |
-//! |---|---|---|---|---|
-//! | run options | `runs.options` | `provider` only | + `format`, `budget` (the caps in force) | same |
-//! | change list | `ticks.changes` | writes; `run-status` without `code` | + `run-status.code`, + `options` writes | same (a refused human decision is no longer recorded) |
-//! | stop | `run-status.code` | none: the reason text holds the advice | a typed code ([`crate::Stop`]) | same |
-//! | outcome | `ledger.result` | `agent`, `diff`, `command`, `gate` | same | same |
-//! | effect metadata | `ledger.meta` | role, provider, model, tokens, `cost_usd`, `cost_source`, latency, `attempts` | + `unapplied`, `refused_by`, `reused_from`; a diff's request + `preimage` | same |
+//! | shape | where | format 1 | format 2 | format 3 | format 4 |
+//! |---|---|---|---|---|---|
+//! | run options | `runs.options` | `provider` only | + `format`, `budget` (the caps in force) | same | same |
+//! | change list | `ticks.changes` | writes; `run-status` without `code` | + `run-status.code`, + `options` writes | same (a refused human decision is no longer recorded) | same (a resume may switch the provider through an `options` write) |
+//! | stop | `run-status.code` | none: the reason text holds the advice | a typed code ([`crate::Stop`]) | same | same |
+//! | outcome | `ledger.result` | `agent`, `diff`, `command`, `gate` | same | same | same |
+//! | effect metadata | `ledger.meta` | role, provider, model, tokens, `cost_usd`, `cost_source`, latency, `attempts` | + `unapplied`, `refused_by`, `reused_from`; a diff's request + `preimage` | same | same |
 //!
 //! A field added in a later format is read with `serde(default)` (run options' `format` and
 //! `budget`, a write's `code`) or through `serde_json::Value` (metadata), so an older record
@@ -141,11 +141,10 @@ fn format_2_records_read_as_recorded() {
 }
 
 #[test]
-fn format_3_records_are_what_todays_loom_writes_and_reads() {
-    assert_eq!(crate::RUN_FORMAT, 3, "a new format adds a test here");
+fn format_3_records_read_as_recorded() {
     let written = RunOptions {
         provider: Some("scripted:r.toml".into()),
-        format: crate::RUN_FORMAT,
+        format: 3,
         budget: Some(Caps::default()),
     }
     .to_json()
@@ -163,5 +162,39 @@ fn format_3_records_are_what_todays_loom_writes_and_reads() {
         outcome(o);
     }
     // Damaged metadata is refused, never counted as free.
+    assert!(charge(&row(LedgerStatus::Done, "{not json")).is_err());
+}
+
+#[test]
+fn format_4_records_are_what_todays_loom_writes_and_reads() {
+    assert_eq!(crate::RUN_FORMAT, 4, "a new format adds a test here");
+    // Format 4 keeps format 3's shapes; it changed wording (advice, refusal texts with dollars
+    // given to as many digits as tell spend and cap apart), and a resume may switch the run's
+    // provider through an `options` write, a shape format 2 introduced.
+    let from = RunOptions {
+        provider: Some("scripted:a.toml".into()),
+        format: crate::RUN_FORMAT,
+        budget: Some(Caps::default()),
+    };
+    let to = RunOptions {
+        provider: Some("scripted:b.toml".into()),
+        ..from.clone()
+    };
+    let (from, to) = (from.to_json().unwrap(), to.to_json().unwrap());
+    let read = RunOptions::parse(&to, 1).unwrap();
+    assert_eq!(
+        (read.format, read.provider.as_deref()),
+        (4, Some("scripted:b.toml"))
+    );
+    let changes = serde_json::to_string(&[Write::Options {
+        from: from.clone(),
+        options: to.clone(),
+    }])
+    .unwrap();
+    let writes = round_trips(&changes);
+    assert!(matches!(&writes[0], Write::Options { options, .. } if *options == to));
+    for o in OUTCOMES {
+        outcome(o);
+    }
     assert!(charge(&row(LedgerStatus::Done, "{not json")).is_err());
 }

@@ -300,7 +300,7 @@ proptest! {
         prop_assert!(in_tick.same_as(&running(&store, run)));
         let view = tick.view();
         for caps in caps_around(&running(&store, run)) {
-            let Some(budget) = Budget::from_caps(&caps) else { continue };
+            let Some(budget) = Budget::from_caps(&caps, true) else { continue };
             let exact = budget.check(&token, &view);
             let fast = AtCommit { budget: &budget, spent: Some(in_tick.clone()) }.check(&token, &view);
             prop_assert_eq!(exact, fast);
@@ -365,7 +365,7 @@ fn a_spend_on_its_cap_is_left_to_the_exact_recount() {
     }
     assert_eq!(spent.run_totals().0, 0.6);
     let caps: Caps = serde_json::from_value(serde_json::json!({"run": {"usd": 0.6}})).unwrap();
-    let budget = Budget::from_caps(&caps).unwrap();
+    let budget = Budget::from_caps(&caps, true).unwrap();
     let token = store.next_token(run).unwrap();
     let view = store.view(run);
     let exact = budget.check(&token, &view).unwrap();
