@@ -10,6 +10,7 @@ mod test_demo;
 mod test_gates;
 mod test_golden;
 mod test_hostile;
+mod test_incident;
 mod test_json;
 mod test_many_hands;
 mod test_mcp;
