@@ -86,9 +86,10 @@ class Rounds(unittest.TestCase):
 
 
 class Replies(unittest.TestCase):
-    def test_a_triage_reply_that_is_not_json_is_refused_and_asked_again(self):
+    def test_a_triage_reply_that_is_not_json_is_refused_and_asked_again_on_resume(self):
         d = Driver(Incident, s.TASK, commands=dict(s.COMMANDS))
         d.reply("responder", "It looks bad.", s.TRIAGE, s.DIAGNOSE)
+        d.run().expect("stopped")
         t = d.run().expect("waiting")
         self.assertEqual(t.refusals[0][0], "triage")
         self.assertIn("holds no JSON object", t.refusals[0][1])

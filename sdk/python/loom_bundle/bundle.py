@@ -45,8 +45,8 @@ class Refused(Exception):
 
 def refuse(reason: str) -> NoReturn:
     """Refuses the outcome `apply` was given (a reply in the wrong format, an edit that makes
-    no sense). For an effect's result loom records the refusal against the step; for a gate
-    decision nothing is recorded and whoever decided is told `reason`."""
+    no sense). An effect's result is recorded as refused and the run stops with `reason`; for
+    a person's gate decision nothing is recorded and they are told `reason`."""
     raise Refused(reason)
 
 

@@ -5,7 +5,8 @@ turn, a command's result by name), or the gate opened and decided (by the policy
 scripted human decision, a rule's approval or an agent's `APPROVE` / `REJECT: reason`); then
 `apply`, and `check` on the state the tick is about to commit. A violation rolls the tick back
 and stops the run, a failure of the bundle's code stops it with the traceback, a refused
-outcome is recorded against its step (a refused human decision is not recorded at all). Before
+effect result is recorded as refused and stops the run (a refused human decision is not
+recorded at all: the gate stays open). Before
 the first tick the manifest is checked as loom checks it, and the project's settings and
 commands against what the manifest says it needs.
 """
@@ -301,8 +302,11 @@ class Driver:
             return self._fault(e.step, changes)
         if result == "refused":
             self.trace.refusals.append((e.step, changes))
+            # As loom: the result is recorded as refused and the run stops, saying why; a
+            # resume runs the step again (its next attempt, the agent's next turn).
             staged.set_status(row.key, row.attempt, "refused")
-            self._commit(staged, "refused", e.step, f"{e.step}: bundle refused the outcome: {changes}", token=token)
+            if self._commit(staged, "refused", e.step, f"{e.step}: bundle refused the outcome: {changes}", token=token):
+                self._stop(f"bundle refused the result of {e.step}: {changes}")
             return
         if not self._commit(staged, "effect", e.step, f"{e.step}: {summary}", changes, token) and self.trace.fault is None:
             # A rule refused the state change: loom keeps the performed result, marked refused.

@@ -95,8 +95,9 @@ class Faults(unittest.TestCase):
         self.assertIn('{}["missing"]', t.fault.traceback)
         self.assertIn("KeyError: 'missing'", t.describe())
 
-    def test_a_refused_result_is_recorded_against_the_step_and_asked_again(self):
+    def test_a_refused_result_is_recorded_and_stops_and_a_resume_asks_again(self):
         d = Driver(Review, "human").reply("writer", "?", "hello")
+        self.assertIn("refused the result of write: a draft is not a question mark", d.run().expect("stopped").reason)
         d.run().expect("waiting")
         self.assertEqual([r.status for r in d.state.ledger_of("write")], ["refused", "done"])
         self.assertEqual([r.key for r in d.state.ledger_of("write")], ["r1/write#1", "r1/write#2"])
