@@ -29,13 +29,33 @@ fn ops_project(tmp: &Path, name: &str, config: &str, replies: &str) -> PathBuf {
     dir
 }
 
-/// Copies `from`'s compiled-component cache into `to`: a Python bundle compiles once per
-/// machine in real use, and once per test here.
-fn share_compiled(from: &Path, to: &Path) {
-    let (src, dst) = (from.join(".loom/cache"), to.join(".loom/cache"));
-    std::fs::create_dir_all(&dst).unwrap();
-    for e in std::fs::read_dir(&src).unwrap().flatten() {
-        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+/// Runs `first`, the first command that loads a Python bundle in `dir`, with `dir`'s compile
+/// cache seeded from a shared one under the target dir, and keeps what it compiled there. A
+/// ~19 MB component compiles once per machine in real use (seconds, and a lot more in a debug
+/// build); here, once for all the tests and their reruns. The lock makes the tests that start
+/// together wait for one compile instead of running several at once.
+fn compiled_once<T>(dir: &Path, first: impl FnOnce() -> T) -> T {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-bundle-cache");
+    let own = dir.join(".loom/cache");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::create_dir_all(&own).unwrap();
+    copy_new(&shared, &own);
+    let out = first();
+    copy_new(&own, &shared);
+    out
+}
+
+/// Copies each file of `from` that `to` lacks, through a temporary name.
+fn copy_new(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dst = to.join(e.file_name());
+        if !dst.exists() {
+            let tmp = to.join(format!(".{}.part", e.file_name().to_string_lossy()));
+            std::fs::copy(e.path(), &tmp).unwrap();
+            std::fs::rename(&tmp, &dst).unwrap();
+        }
     }
 }
 
@@ -75,7 +95,9 @@ fn the_runbook_waits_for_a_human_survives_a_kill_finishes_and_replays() {
     let b = bundle.to_str().unwrap();
 
     // Triage and diagnosis, then the high-risk gate: nothing has run against production.
-    let out = expect_code(&loom(&dir, &["run", "--bundle", b, TASK]), 10);
+    let out = compiled_once(&dir, || {
+        expect_code(&loom(&dir, &["run", "--bundle", b, TASK]), 10)
+    });
     let s = status_json(&dir);
     let gate = &s["pending_gates"][0];
     assert_eq!(gate["name"], GATE, "{out}");
@@ -139,7 +161,9 @@ fn the_rules_refuse_a_mitigation_no_human_approved_and_a_postmortem_that_omits_a
     // bundle's invariant refuses that decision before any mitigation command runs.
     let config = format!("{DEMO_CONFIG}\n[gates.{GATE}]\ndecider = \"rule\"\n");
     let dir = ops_project(tmp.path(), "by-rule", &config, DEMO_REPLIES);
-    let out = expect_code(&loom(&dir, &["run", "--bundle", b, TASK]), 11);
+    let out = compiled_once(&dir, || {
+        expect_code(&loom(&dir, &["run", "--bundle", b, TASK]), 11)
+    });
     assert!(out.contains("mitigation-needs-human-approval"), "{out}");
     assert!(out.contains("not by a human"), "{out}");
     assert!(!dir.join("ops.log").exists(), "a mitigation command ran");
@@ -159,8 +183,9 @@ fn the_rules_refuse_a_mitigation_no_human_approved_and_a_postmortem_that_omits_a
         1,
     );
     let dir2 = ops_project(tmp.path(), "postmortem", DEMO_CONFIG, &replies);
-    share_compiled(&dir, &dir2);
-    expect_code(&loom(&dir2, &["run", "--bundle", b, TASK]), 10);
+    compiled_once(&dir2, || {
+        expect_code(&loom(&dir2, &["run", "--bundle", b, TASK]), 10)
+    });
     let out = expect_code(&loom(&dir2, &["approve", GATE]), 11);
     assert!(out.contains("postmortem-names-every-command"), "{out}");
     assert!(out.contains("does not name `restart`"), "{out}");
@@ -195,7 +220,7 @@ fn a_python_exception_reaches_loom_with_its_traceback() {
         if n > 0 {
             expect_code(&loom(&dir, &["abandon"]), 0);
         }
-        let o = loom(&dir, &["run", "--bundle", b, task]);
+        let o = compiled_once(&dir, || loom(&dir, &["run", "--bundle", b, task]));
         let all = expect_code(&o, 11);
         let stderr = String::from_utf8_lossy(&o.stderr);
         let want = format!("ZeroDivisionError: the bundle divided by zero {frame}");
