@@ -37,6 +37,12 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "loom_rules_human_gates",
         "LOOM_GUEST_HUMAN_GATES",
     ),
+    (
+        "loom-bundle-testkit-v0-1",
+        "loom_bundle_testkit_v0_1",
+        "LOOM_GUEST_TESTKIT_0_1",
+    ),
+    ("loom-bundle-hello", "loom_bundle_hello", "LOOM_GUEST_HELLO"),
 ];
 
 fn main() {
@@ -84,8 +90,8 @@ fn main() {
         fail(&format!(
             "the nested guest build failed ({status}); its output is above. Run it directly \
              with `cargo build --release --target {TARGET} -p loom-bundle-code -p \
-             loom-bundle-testkit -p loom-bundle-bad-manifest -p loom-rules-human-gates` to see \
-             the errors alone."
+             loom-bundle-testkit -p loom-bundle-bad-manifest -p loom-rules-human-gates -p \
+             loom-bundle-testkit-v0-1 -p loom-bundle-hello` to see the errors alone."
         ));
     }
 

@@ -3,8 +3,8 @@
 
 use crate::{
     AgentCall, ApplyDiffCall, Arg, ArgValue, Change, CommandCall, Decider, Effect, EffectStep,
-    Fact, FactRef, FactWrite, GateDecl, GateStatus, GateStep, Manifest, NextStep, Param, ParamType,
-    Risk, RuleDecl, StepDecl, Template, Violation,
+    Fact, FactRef, FactWrite, GateDecl, GateStatus, GateStep, Manifest, Needs, NextStep, Param,
+    ParamType, Risk, RuleDecl, SettingDecl, StepDecl, Template, Violation,
 };
 
 /// Named arguments for a template (see [`Template`]).
@@ -49,7 +49,8 @@ pub mod arg {
 }
 
 impl Manifest {
-    /// An empty manifest; add phases, steps, gates, rules and templates with the builders.
+    /// An empty manifest; add phases, steps, gates, rules, templates and needs with the
+    /// builders.
     pub fn new(name: &str, version: &str) -> Manifest {
         Manifest {
             name: name.into(),
@@ -59,6 +60,10 @@ impl Manifest {
             gates: Vec::new(),
             rules: Vec::new(),
             templates: Vec::new(),
+            needs: Needs {
+                commands: Vec::new(),
+                settings: Vec::new(),
+            },
         }
     }
 
@@ -85,6 +90,60 @@ impl Manifest {
 
     pub fn template(mut self, template: Template) -> Manifest {
         self.templates.push(template);
+        self
+    }
+
+    /// Declares a project command (`[commands]` in its config) the bundle runs with
+    /// [`NextStep::command`]: loom checks the project configures it before a task opens, and
+    /// refuses a command that is not declared.
+    pub fn command(mut self, name: &str) -> Manifest {
+        self.needs.commands.push(name.into());
+        self
+    }
+
+    /// Declares a project setting (`[bundle]` in its config) the bundle reads with
+    /// [`crate::view::setting`]: loom checks its type before a task opens, names a setting
+    /// the project sets that is not declared, and hands over the default when it is unset.
+    pub fn setting(mut self, setting: SettingDecl) -> Manifest {
+        self.needs.settings.push(setting);
+        self
+    }
+}
+
+impl SettingDecl {
+    fn of(key: &str, type_: ParamType, doc: &str) -> SettingDecl {
+        SettingDecl {
+            key: key.into(),
+            type_,
+            default: None,
+            doc: doc.into(),
+        }
+    }
+
+    /// A `text` setting, required unless given a [`SettingDecl::default`].
+    pub fn text(key: &str, doc: &str) -> SettingDecl {
+        SettingDecl::of(key, ParamType::Text, doc)
+    }
+
+    /// An `integer` setting.
+    pub fn integer(key: &str, doc: &str) -> SettingDecl {
+        SettingDecl::of(key, ParamType::Integer, doc)
+    }
+
+    /// A `boolean` setting.
+    pub fn boolean(key: &str, doc: &str) -> SettingDecl {
+        SettingDecl::of(key, ParamType::Boolean, doc)
+    }
+
+    /// A `text-list` setting (a list of strings).
+    pub fn text_list(key: &str, doc: &str) -> SettingDecl {
+        SettingDecl::of(key, ParamType::TextList, doc)
+    }
+
+    /// The value used when the project sets none, e.g. `.default(3)` or
+    /// `.default(vec!["tests/**"])`; loom checks at load that it is of the declared type.
+    pub fn default(mut self, value: impl Into<serde_json::Value>) -> SettingDecl {
+        self.default = Some(value.into().to_string());
         self
     }
 }
@@ -116,8 +175,16 @@ impl GateDecl {
             decider,
             risk,
             role: None,
+            editable: false,
             doc: doc.into(),
         }
+    }
+
+    /// The decider may approve with an edited version of what it was shown; the edited text
+    /// arrives in [`crate::GateDecision::edited`].
+    pub fn editable(mut self) -> GateDecl {
+        self.editable = true;
+        self
     }
 
     /// The agent role that decides the gate when the policy hands it to an agent.
@@ -327,7 +394,10 @@ names!(GateStatus { Pending = "pending", Approved = "approved", Rejected = "reje
 #[cfg(test)]
 mod tests {
     use super::arg;
-    use crate::{ArgValue, Change, FactWrite, Manifest, Param, ParamType, StepDecl, Template};
+    use crate::{
+        ArgValue, Change, Decider, FactWrite, GateDecl, Manifest, Param, ParamType, Risk,
+        SettingDecl, StepDecl, Template,
+    };
 
     #[test]
     fn put_fact_writes_json_text() {
@@ -356,5 +426,26 @@ mod tests {
         let a = arg::text_list("findings", ["F1", "F2"]);
         assert_eq!(a.value, ArgValue::TextList(vec!["F1".into(), "F2".into()]));
         assert_eq!(arg::text("task", "t").value.as_text(), Some("t"));
+    }
+
+    #[test]
+    fn needs_and_editable_gates_are_declared_by_builders() {
+        let m = Manifest::new("x", "1.0.0")
+            .command("test")
+            .setting(SettingDecl::integer("rounds", "how many").default(3))
+            .setting(SettingDecl::text_list("globs", "which").default(vec!["tests/**"]))
+            .setting(SettingDecl::text("branch", "required"))
+            .gate(GateDecl::new("plan", Decider::Human, Risk::Low, "").editable());
+        assert_eq!(m.needs.commands, ["test"]);
+        let defaults: Vec<Option<&str>> = m
+            .needs
+            .settings
+            .iter()
+            .map(|s| s.default.as_deref())
+            .collect();
+        assert_eq!(defaults, [Some("3"), Some(r#"["tests/**"]"#), None]);
+        assert_eq!(m.needs.settings[1].type_, ParamType::TextList);
+        assert!(m.gates[0].editable);
+        assert!(!GateDecl::new("g", Decider::Human, Risk::Low, "").editable);
     }
 }

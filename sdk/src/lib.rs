@@ -10,7 +10,7 @@
 //! - [`Bundle::check`]: which invariants the state about to be committed breaks.
 //!
 //! ```ignore
-//! use loom_sdk::{Bundle, Change, Manifest, NextStep, Outcome, TickToken, Violation};
+//! use loom_sdk::{ApplyError, Bundle, Change, Failure, Manifest, NextStep, Outcome, TickToken, Violation};
 //!
 //! struct Hello;
 //!
@@ -18,34 +18,42 @@
 //!     fn manifest() -> Manifest {
 //!         Manifest::new("hello", "0.1.0").phases(&["greet", "done"])
 //!     }
-//!     fn next(_tick: TickToken) -> NextStep {
-//!         NextStep::Finish("hello".into())
+//!     fn next(_tick: TickToken) -> Result<NextStep, Failure> {
+//!         Ok(NextStep::Finish("hello".into()))
 //!     }
-//!     fn apply(_tick: TickToken, _step: String, _outcome: Outcome) -> Result<Vec<Change>, String> {
+//!     fn apply(_tick: TickToken, _step: String, _outcome: Outcome) -> Result<Vec<Change>, ApplyError> {
 //!         Ok(vec![])
 //!     }
-//!     fn check(_tick: TickToken) -> Vec<Violation> {
-//!         vec![]
+//!     fn check(_tick: TickToken) -> Result<Vec<Violation>, Failure> {
+//!         Ok(vec![])
 //!     }
 //! }
 //!
 //! loom_sdk::bundle!(Hello);
 //! ```
 //!
-//! See the crate README for a complete bundle and the rules a bundle must follow.
+//! The crate binds `loom:bundle@0.2.0` from its own copy of the contract (`wit/bundle.wit`),
+//! so it builds as a path or git dependency anywhere. [`testing`] (native builds only) has a
+//! scripted [`view`] and a harness to drive a bundle through its phases in `cargo test`. See
+//! the crate README for a complete bundle and the rules a bundle must follow.
 
 mod bindings;
 mod builders;
+mod errors;
 mod export;
+pub mod log;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod view;
 
 pub use builders::arg;
+pub use errors::{ApplyError, Failure};
 
 pub use bindings::types::{
     AgentCall, AgentReply, ApplyDiffCall, Arg, ArgValue, Change, CommandCall, CommandResult,
     Decider, DiffResult, Effect, EffectStep, Fact, FactRef, FactWrite, Gate, GateDecision,
-    GateDecl, GateStatus, GateStep, LedgerEntry, Manifest, NextStep, Outcome, Param, ParamType,
-    Risk, RuleDecl, StepDecl, Task, Template, TickToken, Violation,
+    GateDecl, GateStatus, GateStep, LedgerEntry, Manifest, Needs, NextStep, Outcome, Param,
+    ParamType, Risk, RuleDecl, SettingDecl, StepDecl, Task, Template, TickToken, Violation,
 };
 
 /// A bundle: the four exports of the `loom:bundle/bundle` world. Export it with [`bundle!`].
@@ -54,28 +62,33 @@ pub use bindings::types::{
 /// whatever it must remember it writes as facts (through [`Change`]) and reads back through
 /// [`view`]. Given the same view, tick and outcome, each function must return the same value;
 /// that is what lets loom replay a run.
+///
+/// A [`Failure`] (or a panic) is a bug in the bundle: the tick rolls back and the run stops
+/// with a bundle fault whose message carries the failure's text and the call's last [`log`]
+/// lines.
 pub trait Bundle {
-    /// The bundle's name, version, phases, steps, gates, rules and templates.
+    /// The bundle's name, version, phases, steps, gates, rules, templates and needs.
     fn manifest() -> Manifest;
 
     /// What comes next in the committed state.
-    fn next(tick: TickToken) -> NextStep;
+    fn next(tick: TickToken) -> Result<NextStep, Failure>;
 
     /// The state changes that follow from `outcome` of `step` (the step name of an effect, or
-    /// the gate name for a gate decision). `Err` is a domain error (e.g. a reply in the wrong
-    /// format): loom records it against the step instead of committing anything.
-    fn apply(tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, String>;
+    /// the gate name for a gate decision). [`ApplyError::Refused`] says the outcome is not
+    /// usable (e.g. a reply in the wrong format): loom records why instead of committing
+    /// anything.
+    fn apply(tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, ApplyError>;
 
     /// The invariants broken by the state about to be committed (read through [`view`], which
     /// includes this tick's uncommitted writes). Any violation rolls the tick back.
-    fn check(tick: TickToken) -> Vec<Violation>;
+    fn check(tick: TickToken) -> Result<Vec<Violation>, Failure>;
 }
 
 /// Invariants alone: the `loom:bundle/invariants` world, which `loom replay --invariants`
 /// checks a recorded run against. Export it with [`invariants!`].
 pub trait Rules {
     /// As [`Bundle::check`].
-    fn check(tick: TickToken) -> Vec<Violation>;
+    fn check(tick: TickToken) -> Result<Vec<Violation>, Failure>;
 }
 
 /// Exports a type implementing [`Bundle`] as this crate's component (world `bundle`).
@@ -124,7 +137,7 @@ macro_rules! invariants {
 pub mod __private {
     pub use crate::bindings::bundle;
     pub use crate::bindings::bundle::export_bundle;
-    pub use crate::bindings::bundle::exports::loom::bundle::rules::__export_loom_bundle_rules_0_1_0_cabi as export_rules;
+    pub use crate::bindings::bundle::exports::loom::bundle::rules::__export_loom_bundle_rules_0_2_0_cabi as export_rules;
     #[cfg(target_arch = "wasm32")]
     pub use crate::bindings::{INVARIANTS_WORLD, INVARIANTS_WORLD_LEN};
     pub use crate::export::{BundleExport, RulesExport};

@@ -3,44 +3,69 @@
 //! These are the only inputs a bundle has besides the [`TickToken`](crate::TickToken) and the
 //! step outcome: everything here is recorded, so a replay sees exactly the same values.
 //!
-//! They call into the host and so only work inside a wasm guest; on any other target they
-//! panic. Keep bundle logic in plain functions over a snapshot you build from these (see the
-//! `code` bundle's `State`), and test those functions natively.
+//! Inside a wasm guest they call into loom. Natively (in `cargo test`) they read the scripted
+//! view a test installed with [`crate::testing::View::install`], and panic, saying so, if
+//! none is installed.
+//!
+//! Prefer the bounded reads ([`latest_gate`], [`ledger_of`], [`ledger_last`]) to [`gates`]
+//! and [`ledger`]: those return every row of the run, so a call that reads them costs more
+//! with every tick.
 
-use crate::bindings::view;
+#[cfg(target_arch = "wasm32")]
+use crate::bindings::view as source;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::testing::double as source;
 use crate::{Fact, Gate, LedgerEntry, Task};
 
 /// The task this run works on.
 pub fn task() -> Task {
-    view::task()
+    source::task()
 }
 
 /// The run's current phase (the engine starts a run in the manifest's first phase).
 pub fn phase() -> String {
-    view::phase()
+    source::phase()
 }
 
 /// All facts of one kind, ordered by key (as strings: `F10` sorts before `F2`).
 pub fn facts(kind: &str) -> Vec<Fact> {
-    view::facts(kind)
+    source::facts(kind)
 }
 
 /// One fact, if it exists.
 pub fn fact(kind: &str, key: &str) -> Option<Fact> {
-    view::fact(kind, key)
+    source::fact(kind, key)
 }
 
-/// Every opening of every gate in this run, oldest first.
+/// Every opening of every gate in this run, oldest first. Grows with the run: prefer
+/// [`latest_gate`].
 pub fn gates() -> Vec<Gate> {
-    view::gates()
+    source::gates()
 }
 
-/// A summary of every ledger row (one per effect attempt) in this run, oldest first.
+/// The latest opening of gate `name`, if it was ever opened.
+pub fn latest_gate(name: &str) -> Option<Gate> {
+    source::latest_gate(name)
+}
+
+/// A summary of every ledger row (one per effect attempt) in this run, oldest first. Grows
+/// with the run: prefer [`ledger_of`] or [`ledger_last`].
 pub fn ledger() -> Vec<LedgerEntry> {
-    view::ledger()
+    source::ledger()
 }
 
-/// A bundle setting from the project's configuration, as JSON text; `None` if unset.
+/// The ledger rows of one step, oldest first.
+pub fn ledger_of(step: &str) -> Vec<LedgerEntry> {
+    source::ledger_of(step)
+}
+
+/// The newest `limit` ledger rows, oldest first.
+pub fn ledger_last(limit: u32) -> Vec<LedgerEntry> {
+    source::ledger_last(limit)
+}
+
+/// A bundle setting from the project's configuration, as JSON text: the project's value, else
+/// the default the manifest declares for it, else `None`.
 pub fn setting(key: &str) -> Option<String> {
-    view::setting(key)
+    source::setting(key)
 }

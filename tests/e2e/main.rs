@@ -5,6 +5,7 @@
 mod browser;
 mod common;
 mod test_browser;
+mod test_contract;
 mod test_crash;
 mod test_demo;
 mod test_gates;

@@ -100,7 +100,7 @@ fn an_unsound_manifest_is_refused_by_check_and_run_alike() {
     let checked = expect_code(&loom(&dir, &["bundle", "check", b]), 5);
     let run = expect_code(&loom(&dir, &["run", "--bundle", b, "anything"]), 5);
     for out in [&checked, &run] {
-        assert!(out.contains("(11 problems)"), "{out}");
+        assert!(out.contains("(14 problems)"), "{out}");
         for problem in [
             "gate \"uncertain:retry\" starts with \"uncertain:\"",
             "step \"work\" is in phase \"wrok\"",

@@ -8,14 +8,14 @@
 #![allow(unsafe_code)] // `export!` generates the `#[unsafe(no_mangle)]` ABI glue.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/0.2.0",
     world: "loom:bundle/bundle",
 });
 
 use exports::loom::bundle::{logic, rules};
 use loom::bundle::types::{
-    Change, Decider, GateDecl, Manifest, NextStep, Outcome, Param, ParamType, Risk, RuleDecl,
-    StepDecl, Template, TickToken, Violation,
+    ApplyError, Change, Decider, Failure, GateDecl, Manifest, Needs, NextStep, Outcome, Param,
+    ParamType, Risk, RuleDecl, SettingDecl, StepDecl, Template, TickToken, Violation,
 };
 
 struct BadManifest;
@@ -36,6 +36,16 @@ fn gate(name: &str) -> GateDecl {
         decider: Decider::Human,
         risk: Risk::Low,
         role: None,
+        editable: false,
+        doc: String::new(),
+    }
+}
+
+fn setting(key: &str, default: &str) -> SettingDecl {
+    SettingDecl {
+        key: key.into(),
+        type_: ParamType::Integer,
+        default: Some(default.into()),
         doc: String::new(),
     }
 }
@@ -61,8 +71,8 @@ fn template(id: &str, body: &str) -> Template {
 }
 
 impl logic::Guest for BadManifest {
-    fn manifest() -> Manifest {
-        Manifest {
+    fn manifest() -> Result<Manifest, Failure> {
+        Ok(Manifest {
             name: "bad-manifest".into(),
             version: "0.1.0".into(),
             // A duplicate phase.
@@ -87,21 +97,38 @@ impl logic::Guest for BadManifest {
                 // A duplicate template.
                 template("t", "Do {{task}}"),
             ],
-        }
+            needs: Needs {
+                // A duplicate command.
+                commands: vec!["test".into(), "test".into()],
+                settings: vec![
+                    // A default that is not of the declared type, and a duplicate setting.
+                    setting("rounds", "\"three\""),
+                    setting("rounds", "3"),
+                ],
+            },
+        })
     }
 
-    fn next(_tick: TickToken) -> NextStep {
-        NextStep::Fail("bad-manifest should never have been loaded".into())
+    fn next(_tick: TickToken) -> Result<NextStep, Failure> {
+        Ok(NextStep::Fail(
+            "bad-manifest should never have been loaded".into(),
+        ))
     }
 
-    fn apply(_tick: TickToken, _step: String, _outcome: Outcome) -> Result<Vec<Change>, String> {
-        Err("bad-manifest should never have been loaded".into())
+    fn apply(
+        _tick: TickToken,
+        _step: String,
+        _outcome: Outcome,
+    ) -> Result<Vec<Change>, ApplyError> {
+        Err(ApplyError::Refused(
+            "bad-manifest should never have been loaded".into(),
+        ))
     }
 }
 
 impl rules::Guest for BadManifest {
-    fn check(_tick: TickToken) -> Vec<Violation> {
-        Vec::new()
+    fn check(_tick: TickToken) -> Result<Vec<Violation>, Failure> {
+        Ok(Vec::new())
     }
 }
 

@@ -19,7 +19,9 @@ pub mod summary;
 #[cfg(test)]
 mod tests;
 
-use loom_sdk::{view, Bundle, Change, Manifest, NextStep, Outcome, TickToken, Violation};
+use loom_sdk::{
+    view, ApplyError, Bundle, Change, Failure, Manifest, NextStep, Outcome, TickToken, Violation,
+};
 
 pub use settings::Settings;
 pub use state::State;
@@ -32,25 +34,29 @@ impl Bundle for Code {
         manifest::manifest()
     }
 
-    fn next(_tick: TickToken) -> NextStep {
-        match Settings::read(view::setting) {
+    fn next(_tick: TickToken) -> Result<NextStep, Failure> {
+        Ok(match Settings::read(view::setting) {
             Ok(settings) => logic::next(&State::read(settings)),
             Err(e) => NextStep::Fail(e),
-        }
+        })
     }
 
-    fn apply(_tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, String> {
+    fn apply(_tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, ApplyError> {
         let settings = Settings::read(view::setting)?;
-        logic::apply(&State::read(settings), &step, &outcome)
+        Ok(logic::apply(&State::read(settings), &step, &outcome)?)
     }
 
-    fn check(_tick: TickToken) -> Vec<Violation> {
-        let gates = view::gates();
-        if !rules::may_fire(&gates) {
-            return Vec::new();
+    fn check(_tick: TickToken) -> Result<Vec<Violation>, Failure> {
+        // One indexed read decides whether any rule can fire: only once the latest opening
+        // of `accept` is approved, which lets the run finish.
+        if !rules::may_fire(view::latest_gate("accept").as_ref()) {
+            return Ok(Vec::new());
         }
         // The rules read no settings, so a malformed setting cannot hide a violation.
-        rules::check(&State::read_around(gates, Settings::default()))
+        Ok(rules::check(&State::read_around(
+            view::gates(),
+            Settings::default(),
+        )))
     }
 }
 

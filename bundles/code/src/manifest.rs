@@ -1,6 +1,11 @@
-//! The `code` bundle's manifest: phases, steps, gates, rules and the prompt templates.
+//! The `code` bundle's manifest: phases, steps, gates, rules, the prompt templates, and what
+//! it needs from the project (its `test` command and its two settings).
 
-use loom_sdk::{Decider, GateDecl, Manifest, Param, Risk, RuleDecl, StepDecl, Template};
+use loom_sdk::{
+    Decider, GateDecl, Manifest, Param, Risk, RuleDecl, SettingDecl, StepDecl, Template,
+};
+
+use crate::settings::{DEFAULT_MAX_FIX_ROUNDS, DEFAULT_TEST_GLOBS, MAX_FIX_ROUNDS_LIMIT};
 
 pub const NAME: &str = "code";
 pub const VERSION: &str = "0.1.0";
@@ -113,6 +118,22 @@ pub fn manifest() -> Manifest {
                     "findings",
                     "the open findings, one per item",
                 )),
+        )
+        .command("test")
+        .setting(
+            SettingDecl::text_list(
+                "test-globs",
+                "paths matching any of these are test files; touching one makes the accept \
+                 gate human",
+            )
+            .default(DEFAULT_TEST_GLOBS.to_vec()),
+        )
+        .setting(
+            SettingDecl::integer(
+                "max-fix-rounds",
+                &format!("how many fix rounds a run may use, 0 to {MAX_FIX_ROUNDS_LIMIT}"),
+            )
+            .default(DEFAULT_MAX_FIX_ROUNDS),
         )
 }
 

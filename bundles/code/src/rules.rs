@@ -8,13 +8,12 @@ use crate::manifest::{
 };
 use crate::state::State;
 
-/// Whether any rule can fire given the run's gates. Every rule is about letting the run
-/// finish: until some opening of `accept` is approved there is nothing else to read, which
-/// keeps the check of an ordinary tick to one read of the view.
-pub fn may_fire(gates: &[Gate]) -> bool {
-    gates
-        .iter()
-        .any(|g| g.name == "accept" && g.status == loom_sdk::GateStatus::Approved)
+/// Whether any rule can fire, given the latest opening of `accept`. Every rule is about
+/// letting the run finish, which only an approved `accept` does (an approval ends the run, so
+/// it is always the latest opening): until then there is nothing else to read, which keeps
+/// the check of an ordinary tick to one indexed read of the view.
+pub fn may_fire(latest_accept: Option<&Gate>) -> bool {
+    latest_accept.is_some_and(|g| g.status == loom_sdk::GateStatus::Approved)
 }
 
 /// Every violation in `s`, in rule order.

@@ -24,9 +24,11 @@ pub struct State {
     pub phase: String,
     /// `(kind, key)` to the fact's JSON text, as stored.
     pub facts: BTreeMap<(String, String), String>,
-    /// Every opening of every gate, oldest first.
+    /// Openings of gates, oldest first: for the logic, the latest of each declared gate;
+    /// for the rules, every one.
     pub gates: Vec<Gate>,
-    /// Every ledger row, oldest first.
+    /// The ledger rows of the steps whose results the logic uses (`implement`, `fix`), each
+    /// step's oldest first.
     pub ledger: Vec<LedgerEntry>,
     pub settings: Settings,
 }
@@ -166,20 +168,25 @@ impl State {
         }
     }
 
-    /// Reads the snapshot through the view (only inside the wasm guest).
+    /// Reads the snapshot for the logic through the view, with bounded reads only: the
+    /// latest opening of each gate and the ledger rows of the two steps whose diffs are
+    /// applied, so a tick's cost does not grow with the run.
     pub fn read(settings: Settings) -> State {
-        let mut state = Self::read_without_ledger(settings);
-        state.ledger = loom_sdk::view::ledger();
+        use loom_sdk::view;
+        let gates = ["plan", "accept"]
+            .into_iter()
+            .filter_map(view::latest_gate)
+            .collect();
+        let mut state = Self::read_around(gates, settings);
+        state.ledger = ["implement", "fix"]
+            .into_iter()
+            .flat_map(view::ledger_of)
+            .collect();
         state
     }
 
-    /// The snapshot minus the ledger, for the rules: none reads it, and the ledger grows with
-    /// the run, so reading it at every commit would make each tick cost more than the last.
-    pub fn read_without_ledger(settings: Settings) -> State {
-        Self::read_around(loom_sdk::view::gates(), settings)
-    }
-
-    /// As [`State::read_without_ledger`], with the gates already read.
+    /// The snapshot without the ledger, with `gates` as read by the caller (the rules read
+    /// none of the ledger).
     pub fn read_around(gates: Vec<Gate>, settings: Settings) -> State {
         use loom_sdk::view;
         let mut facts = BTreeMap::new();

@@ -15,32 +15,42 @@
 //!   passes loom's facts-per-run limit on the eleventh;
 //! - `hostile:many-changes`: `apply` returns 1,001 notes at once;
 //! - `hostile:many-violations`: `check` reports 101 violations;
+//! - `hostile:fail`: `next` reports a failure of its own code (`failure`, with a traceback)
+//!   after writing two `log` lines; `hostile:apply-fail` and `hostile:check-fail` do the same
+//!   in `apply` and in `check` (once a result is stored);
+//! - `hostile:log-flood`: `next` writes 1,000 long `log` lines, then fails;
+//! - `hostile:undeclared-command`: `next` asks to run command `deploy`, which its manifest's
+//!   needs do not declare;
 //! - `edits:tree`: well-behaved, but its agent step edits the working tree, so it is not
 //!   retry-safe (a crash during it leaves an uncertain effect for a human);
 //! - anything else: a tiny well-behaved bundle (see [`Testkit`]).
 //!
+//! Every mode writes a `log` line before it misbehaves, so a fault's message can show it.
+//! It targets `loom:bundle@0.2.0`; `bundles/testkit-0.1` is the same guest kept on 0.1.0.
 //! It is written against raw `wit-bindgen` rather than `loom-sdk` on purpose: the runtime's
 //! tests must not depend on the SDK being right.
 
 #![allow(unsafe_code)] // `export!` generates the `#[unsafe(no_mangle)]` ABI glue.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/0.2.0",
     world: "loom:bundle/bundle",
 });
 
 use exports::loom::bundle::{logic, rules};
+use loom::bundle::log::{self, Level};
 use loom::bundle::types::{
-    AgentCall, Arg, ArgValue, Change, Decider, Effect, EffectStep, FactWrite, GateDecl, GateStep,
-    Manifest, NextStep, Outcome, Param, ParamType, Risk, RuleDecl, StepDecl, Template, TickToken,
-    Violation,
+    AgentCall, ApplyError, Arg, ArgValue, Change, CommandCall, Decider, Effect, EffectStep,
+    FactWrite, Failure, GateDecl, GateStep, Manifest, Needs, NextStep, Outcome, Param, ParamType,
+    Risk, RuleDecl, SettingDecl, StepDecl, Template, TickToken, Violation,
 };
 use loom::bundle::view;
 
 /// The well-behaved bundle: phase `work` asks a `worker` agent once, stores its reply as fact
 /// `result/last`, opens gate `finish`; an approval moves to phase `done` and finishes, a
 /// rejection goes back to `work`. Rule `no-forbidden` refuses any `result` fact whose value
-/// contains `FORBIDDEN`.
+/// contains `FORBIDDEN`. The gate's summary starts with setting `summary-prefix` (declared
+/// with a default).
 struct Testkit;
 
 /// What the task title asks this component to do.
@@ -56,6 +66,11 @@ enum Mode {
     ManyFacts,
     ManyChanges,
     ManyViolations,
+    Fail,
+    ApplyFail,
+    CheckFail,
+    LogFlood,
+    UndeclaredCommand,
 }
 
 fn mode() -> Mode {
@@ -78,6 +93,16 @@ fn mode() -> Mode {
         Mode::ManyChanges
     } else if title.contains("hostile:many-violations") {
         Mode::ManyViolations
+    } else if title.contains("hostile:apply-fail") {
+        Mode::ApplyFail
+    } else if title.contains("hostile:check-fail") {
+        Mode::CheckFail
+    } else if title.contains("hostile:fail") {
+        Mode::Fail
+    } else if title.contains("hostile:log-flood") {
+        Mode::LogFlood
+    } else if title.contains("hostile:undeclared-command") {
+        Mode::UndeclaredCommand
     } else {
         Mode::Good
     }
@@ -86,13 +111,21 @@ fn mode() -> Mode {
 /// Misbehaves as `mode` says; returns for [`Mode::Good`] and for the modes that misbehave
 /// only in what they return (those are handled where they return it).
 fn misbehave(mode: Mode) {
+    if mode != Mode::Good {
+        log::write(Level::Info, "testkit is about to misbehave");
+    }
     match mode {
         Mode::Good
         | Mode::BigFinish
         | Mode::BigNote
         | Mode::ManyFacts
         | Mode::ManyChanges
-        | Mode::ManyViolations => {}
+        | Mode::ManyViolations
+        | Mode::Fail
+        | Mode::ApplyFail
+        | Mode::CheckFail
+        | Mode::LogFlood
+        | Mode::UndeclaredCommand => {}
         Mode::Loop => {
             let mut n = 0u64;
             loop {
@@ -117,9 +150,25 @@ fn misbehave(mode: Mode) {
 
 const FINISH: &str = "finish";
 
+/// The failure the `*fail` modes report, after a warning in the log.
+fn failure(call: &str) -> Failure {
+    log::write(Level::Warn, &format!("{call} is going to fail"));
+    Failure {
+        message: format!("testkit was asked to fail in {call}"),
+        traceback: Some(format!("at testkit::{call}\nat the host")),
+    }
+}
+
+/// Setting `summary-prefix`, a JSON string (the declared default when the project sets none).
+fn summary_prefix() -> String {
+    let text = view::setting("summary-prefix").unwrap_or_default();
+    // No serde in this guest: a plain JSON string without escapes is all a test sets.
+    text.trim().trim_matches('"').to_owned()
+}
+
 impl logic::Guest for Testkit {
-    fn manifest() -> Manifest {
-        Manifest {
+    fn manifest() -> Result<Manifest, Failure> {
+        Ok(Manifest {
             name: "testkit".into(),
             version: "0.1.0".into(),
             phases: vec!["work".into(), "done".into()],
@@ -135,6 +184,7 @@ impl logic::Guest for Testkit {
                 decider: Decider::Human,
                 risk: Risk::Low,
                 role: None,
+                editable: false,
                 doc: "a person accepts the result".into(),
             }],
             rules: vec![RuleDecl {
@@ -151,17 +201,53 @@ impl logic::Guest for Testkit {
                 }],
                 body: "Do this: {{task}}".into(),
             }],
-        }
+            needs: Needs {
+                commands: vec![],
+                settings: vec![SettingDecl {
+                    key: "summary-prefix".into(),
+                    type_: ParamType::Text,
+                    default: Some("\"accept this result?\"".into()),
+                    doc: "what the finish gate's summary starts with".into(),
+                }],
+            },
+        })
     }
 
-    fn next(_tick: TickToken) -> NextStep {
+    fn next(_tick: TickToken) -> Result<NextStep, Failure> {
         let mode = mode();
         misbehave(mode);
-        if mode == Mode::BigFinish {
+        match mode {
             // 50 MB fits under the default 64 MiB memory cap, so the call completes and hands
             // the whole text back: only loom's limit on finish texts can stop it.
-            return NextStep::Finish("x".repeat(50_000_000));
+            Mode::BigFinish => return Ok(NextStep::Finish("x".repeat(50_000_000))),
+            Mode::Fail => return Err(failure("next")),
+            Mode::LogFlood => {
+                for i in 0..1_000 {
+                    log::write(Level::Debug, &format!("line {i} {}", "x".repeat(5_000)));
+                }
+                return Err(failure("next"));
+            }
+            Mode::UndeclaredCommand => {
+                return Ok(NextStep::Effect(EffectStep {
+                    step: "work".into(),
+                    effect: Effect::Command(CommandCall {
+                        name: "deploy".into(),
+                        retry_safe: true,
+                    }),
+                }))
+            }
+            _ => {}
         }
+        Ok(Self::next_good())
+    }
+
+    fn apply(tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, ApplyError> {
+        Self::apply_good(tick, step, outcome)
+    }
+}
+
+impl Testkit {
+    fn next_good() -> NextStep {
         let phase = view::phase();
         if phase == "done" {
             return NextStep::Finish("the result was accepted".into());
@@ -180,9 +266,8 @@ impl logic::Guest for Testkit {
                 }),
             });
         }
-        let pending = view::gates()
-            .iter()
-            .any(|g| g.name == FINISH && g.status == loom::bundle::types::GateStatus::Pending);
+        let pending = view::latest_gate(FINISH)
+            .is_some_and(|g| g.status == loom::bundle::types::GateStatus::Pending);
         if pending {
             // The engine should not ask while a gate is pending; say so rather than guess.
             return NextStep::Fail("asked for a next step while gate finish is pending".into());
@@ -192,14 +277,21 @@ impl logic::Guest for Testkit {
             .unwrap_or_default();
         NextStep::Gate(GateStep {
             gate: FINISH.into(),
-            summary: format!("accept this result? {result}"),
+            summary: format!("{} {result}", summary_prefix()),
             require_human: false,
         })
     }
 
-    fn apply(tick: TickToken, step: String, outcome: Outcome) -> Result<Vec<Change>, String> {
+    fn apply_good(
+        tick: TickToken,
+        step: String,
+        outcome: Outcome,
+    ) -> Result<Vec<Change>, ApplyError> {
         let mode = mode();
         misbehave(mode);
+        if mode == Mode::ApplyFail {
+            return Err(ApplyError::Failed(failure("apply")));
+        }
         // Faults only where an effect's result is in hand, for tests that a paid result
         // survives the fault.
         if view::task().title.contains("hostile:apply-trap") {
@@ -236,7 +328,9 @@ impl logic::Guest for Testkit {
                     && view::task().title.contains("refuse:bare-rejection")
                     && !d.note.as_deref().unwrap_or("").contains("because") =>
             {
-                Err("a rejection of finish must say why, with \"because\"".into())
+                Err(ApplyError::Refused(
+                    "a rejection of finish must say why, with \"because\"".into(),
+                ))
             }
             Outcome::Gate(d) if d.gate == FINISH && d.approved => {
                 Ok(vec![Change::Phase("done".into())])
@@ -248,30 +342,33 @@ impl logic::Guest for Testkit {
                 }),
                 Change::Note(format!("rejected: {}", d.note.unwrap_or_default())),
             ]),
-            _ => Err(format!(
+            _ => Err(ApplyError::Refused(format!(
                 "testkit has no use for that outcome of step {step}"
-            )),
+            ))),
         }
     }
 }
 
 impl rules::Guest for Testkit {
-    fn check(_tick: TickToken) -> Vec<Violation> {
+    fn check(_tick: TickToken) -> Result<Vec<Violation>, Failure> {
         let mode = mode();
         misbehave(mode);
         if view::task().title.contains("hostile:check-trap") && !view::facts("result").is_empty() {
             panic!("testkit was asked to trap in check");
         }
+        if mode == Mode::CheckFail && !view::facts("result").is_empty() {
+            return Err(failure("check"));
+        }
         if mode == Mode::ManyViolations {
-            return (0..101)
+            return Ok((0..101)
                 .map(|i| Violation {
                     rule: "no-forbidden".into(),
                     message: format!("complaint {i}"),
                     rows: vec![],
                 })
-                .collect();
+                .collect());
         }
-        view::facts("result")
+        Ok(view::facts("result")
             .into_iter()
             .filter(|f| f.value.contains("FORBIDDEN"))
             .map(|f| Violation {
@@ -279,7 +376,7 @@ impl rules::Guest for Testkit {
                 message: format!("result {} contains FORBIDDEN", f.key),
                 rows: vec![format!("fact:result/{}", f.key)],
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -349,6 +349,8 @@ impl Engine {
     /// Every provider a run of `manifest` would call, built and checked before the task
     /// opens: a missing key, an unknown backend or a `claude` that is not installed is a
     /// config error now (exit 3, nothing recorded), not a run stopped at its first agent step.
+    /// The project's commands and settings are checked against what the bundle declares it
+    /// needs first (see `needs.rs`), all problems at once.
     fn preflight(&self, manifest: &loom_runtime::Manifest, provider: Option<&str>) -> Result<()> {
         let roles: std::collections::BTreeSet<&str> = manifest
             .steps
@@ -357,6 +359,18 @@ impl Engine {
             .collect();
         let path = Config::locate(&self.root)
             .unwrap_or_else(|| self.root.join(crate::project::DIR).join("config.toml"));
+        let unmet = crate::needs::problems(manifest, &self.config);
+        if !unmet.is_empty() {
+            let list: String = unmet.iter().map(|p| format!("\n  - {p}")).collect();
+            return Err(EngineError::Config {
+                path,
+                message: format!(
+                    "the project does not give bundle {} {} what it needs:{list}\nno task was \
+                     opened",
+                    manifest.name, manifest.version
+                ),
+            });
+        }
         for role in roles {
             let specs: Vec<String> = match provider {
                 Some(p) => vec![p.to_owned()],

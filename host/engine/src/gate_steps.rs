@@ -243,6 +243,7 @@ impl Engine {
                 decider,
                 by: by.to_owned(),
                 note: note.map(str::to_owned),
+                edited: None,
             });
             match self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
                 Applied::Done => {}

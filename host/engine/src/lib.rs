@@ -16,6 +16,7 @@ pub mod events;
 mod gate_steps;
 pub mod lock;
 pub mod mailbox;
+mod needs;
 pub mod origin;
 mod policy;
 pub mod project;

@@ -34,6 +34,7 @@ mod tests {
             decider,
             risk,
             role: None,
+            editable: false,
             doc: String::new(),
         }
     }

@@ -7,9 +7,18 @@
 /// The shipped `code` bundle (`bundles/code`), a `loom:bundle` component.
 pub const CODE_BUNDLE: &[u8] = include_bytes!(env!("LOOM_GUEST_CODE"));
 
-/// The test guest (`bundles/testkit`): a tiny well-behaved bundle, or a hostile one when the
-/// task title names a hostile mode (`hostile:loop`, `hostile:big-finish`, …; see its docs).
+/// The test guest (`bundles/testkit`, `loom:bundle@0.2.0`): a tiny well-behaved bundle, or a
+/// hostile one when the task title names a hostile mode (`hostile:loop`, `hostile:fail`, …;
+/// see its docs).
 pub const TESTKIT: &[u8] = include_bytes!(env!("LOOM_GUEST_TESTKIT"));
+
+/// The testkit as built against `loom:bundle@0.1.0` (`bundles/testkit-0.1`, bundle
+/// `testkit-legacy`): proof that a 0.1.0 bundle keeps loading, running and replaying.
+pub const TESTKIT_0_1: &[u8] = include_bytes!(env!("LOOM_GUEST_TESTKIT_0_1"));
+
+/// The loom-sdk README's example (`bundles/hello`): a bundle written with the SDK, whose
+/// `next` panics when the task title contains `panic`.
+pub const HELLO: &[u8] = include_bytes!(env!("LOOM_GUEST_HELLO"));
 
 /// A test guest (`bundles/bad-manifest`) whose manifest has one of each problem loom refuses
 /// at load.
@@ -29,6 +38,8 @@ mod tests {
             super::TESTKIT,
             super::BAD_MANIFEST,
             super::HUMAN_GATES,
+            super::TESTKIT_0_1,
+            super::HELLO,
         ] {
             assert_eq!(&guest[..4], b"\0asm");
             assert_eq!(&guest[6..8], &[1, 0], "component layer");

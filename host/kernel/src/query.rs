@@ -291,6 +291,61 @@ pub(crate) fn ledger(conn: &Connection, run: u64) -> Result<Vec<LedgerRow>> {
     rows.into_iter().map(finish_ledger).collect()
 }
 
+/// The SQL of the bounded reads, which a test runs through `EXPLAIN QUERY PLAN`.
+///
+/// `latest_gate` finds the id in `gates_name` (a covering seek) and reads that one row by its
+/// key: with `ORDER BY id DESC LIMIT 1` instead, SQLite would walk the run's gates backwards
+/// through the primary key, filtering on the name.
+pub(crate) fn latest_gate_sql() -> String {
+    format!(
+        "SELECT {GATE_COLS} FROM gates WHERE run_id = ?1 AND id = \
+         (SELECT max(id) FROM gates WHERE run_id = ?1 AND name = ?2)"
+    )
+}
+
+pub(crate) fn ledger_of_sql() -> String {
+    format!(
+        "SELECT {LEDGER_COLS} FROM ledger WHERE run_id = ?1 AND step = ?2 \
+         ORDER BY seq, key, attempt"
+    )
+}
+
+pub(crate) fn ledger_last_sql() -> String {
+    format!(
+        "SELECT {LEDGER_COLS} FROM ledger WHERE run_id = ?1 \
+         ORDER BY seq DESC, key DESC, attempt DESC LIMIT ?2"
+    )
+}
+
+/// The latest opening of gate `name` (through index `gates_name`, see [`latest_gate_sql`]).
+pub(crate) fn latest_gate(conn: &Connection, run: u64, name: &str) -> Result<Option<Gate>> {
+    let mut st = conn.prepare_cached(&latest_gate_sql())?;
+    let row = st
+        .query_row(params![run as i64, name], gate_row)
+        .optional()?;
+    row.map(finish_gate).transpose()
+}
+
+/// The ledger rows of one step, in [`ledger`]'s order (through index `ledger_step`).
+pub(crate) fn ledger_of(conn: &Connection, run: u64, step: &str) -> Result<Vec<LedgerRow>> {
+    let mut st = conn.prepare_cached(&ledger_of_sql())?;
+    let rows = st
+        .query_map(params![run as i64, step], ledger_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_ledger).collect()
+}
+
+/// The last `limit` rows of [`ledger`], in its order: read newest first through index
+/// `ledger_order`, so the cost is that of `limit` rows however long the run.
+pub(crate) fn ledger_last(conn: &Connection, run: u64, limit: u32) -> Result<Vec<LedgerRow>> {
+    let mut st = conn.prepare_cached(&ledger_last_sql())?;
+    let mut rows = st
+        .query_map(params![run as i64, i64::from(limit)], ledger_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.reverse();
+    rows.into_iter().map(finish_ledger).collect()
+}
+
 /// Every attempt at one effect, oldest first.
 pub(crate) fn attempts(conn: &Connection, run: u64, key: &str) -> Result<Vec<LedgerRow>> {
     let mut st = conn.prepare_cached(&format!(

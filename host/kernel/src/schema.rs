@@ -130,6 +130,14 @@ CREATE TABLE blobs (
     // 2: long texts may be references to blobs (see above); no table changes. The file is
     // marked as loom's, so a foreign SQLite file is told apart from an old loom one.
     "PRAGMA application_id = 1819242349;",
+    // 3: indexes for the bounded reads a bundle makes through `view` (`latest-gate`,
+    // `ledger-of`, `ledger-last` in loom:bundle@0.2.0), whose cost must not grow with the run.
+    // `ledger_order` also serves the whole-ledger read, which sorted every row before.
+    r#"
+CREATE INDEX gates_name ON gates(run_id, name, id);
+CREATE INDEX ledger_step ON ledger(run_id, step, seq, key, attempt);
+CREATE INDEX ledger_order ON ledger(run_id, seq, key, attempt);
+"#,
 ];
 
 /// `PRAGMA application_id` of a loom database: "loom" in ASCII, read as a big-endian number.
@@ -276,6 +284,7 @@ mod tests {
         const PINNED: &[&str] = &[
             "9089cf8793b3744813d1e6e1a33506be43562e2c7ab09fe5c3fc5ee42c6b25e3",
             "770a06fcf5920bf1c89de335d730d1545c9e8c896293ef73cb5820dec9d49267",
+            "7fc77e387a3482a2e2ab0ad0b7e01d556db8f63fbb1afcaeaa8a3b57bcc87f14",
         ];
         let hashes: Vec<String> = MIGRATIONS
             .iter()

@@ -74,6 +74,21 @@ impl View {
         query::ledger(&self.conn, self.run)
     }
 
+    /// The latest opening of gate `name`: one indexed read, whatever the run's length.
+    pub fn latest_gate(&self, name: &str) -> Result<Option<Gate>> {
+        query::latest_gate(&self.conn, self.run, name)
+    }
+
+    /// The ledger rows of `step`, oldest first (as [`View::ledger`] orders them).
+    pub fn ledger_of(&self, step: &str) -> Result<Vec<LedgerRow>> {
+        query::ledger_of(&self.conn, self.run, step)
+    }
+
+    /// The newest `limit` ledger rows, oldest first (the tail of [`View::ledger`]).
+    pub fn ledger_last(&self, limit: u32) -> Result<Vec<LedgerRow>> {
+        query::ledger_last(&self.conn, self.run, limit)
+    }
+
     /// One bundle setting (frozen into the run at its start), as JSON text.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         let settings: String = self
@@ -89,3 +104,7 @@ impl View {
         query::blob(&self.conn, hash)
     }
 }
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;

@@ -6,15 +6,17 @@
 //! What a call returns is checked against [`crate::limits`] before anyone else sees it, and a
 //! bundle's manifest against [`crate::manifest`] before it is loaded.
 
-use crate::bindings::exports::loom::bundle::{logic, rules};
-use crate::contract;
+use crate::contract::{self, Contract};
 use crate::error::RuntimeError;
 use crate::host::{self, Denied, HostState, ViewFault};
-use crate::limits::{self, Exceeded, NAME_BYTES_MAX};
+use crate::limits::{self, Exceeded, FAILURE_TEXT_BYTES_MAX, NAME_BYTES_MAX};
 use crate::runtime::{short_label, Limits, Runtime};
-use crate::types::{Change, Manifest, NextStep, Outcome};
+use crate::types::{Change, Effect, Failure, Manifest, NextStep, Outcome};
+use crate::wit::{self, Called};
 use loom_kernel::hash::sha256_hex;
 use loom_kernel::{Rules, TickToken, View, Violation};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
@@ -25,6 +27,10 @@ struct Prepared {
     /// `name@version` once the manifest is read; the short hash before.
     label: String,
     hash: String,
+    contract: Contract,
+    /// The declared defaults of settings, handed to `view.setting` (empty until the manifest
+    /// is read, and for a bundle that declares none).
+    defaults: Arc<BTreeMap<String, String>>,
 }
 
 impl Prepared {
@@ -34,19 +40,42 @@ impl Prepared {
         let label = short_label(&hash);
         let component = runtime.compile(wasm, &hash, &label)?;
         let engine = runtime.engine();
-        contract::check(&component.component_type(), engine, &label)?;
+        let contract = contract::check(&component.component_type(), engine, &label)?;
         let link_err = |e: wasmtime::Error| RuntimeError::Link {
             bundle: label.clone(),
             detail: format!("{e:#}"),
         };
-        let linker = host::linker(engine, &component).map_err(link_err)?;
+        let linker = host::linker(engine, &component, contract).map_err(link_err)?;
         let pre = linker.instantiate_pre(&component).map_err(link_err)?;
         Ok(Prepared {
             pre,
             limits: runtime.limits(),
             label,
             hash,
+            contract,
+            defaults: Arc::default(),
         })
+    }
+
+    /// Takes what the manifest says about the bundle: its name, and its settings' defaults.
+    fn know(&mut self, manifest: &Manifest) {
+        self.name_by(&manifest.name, &manifest.version);
+        if let Some(needs) = &manifest.needs {
+            let defaults = needs
+                .settings
+                .iter()
+                .filter_map(|s| Some((s.key.clone(), s.default.clone()?)))
+                .collect();
+            self.defaults = Arc::new(defaults);
+        }
+    }
+
+    fn logic(&self) -> Result<wit::Logic, RuntimeError> {
+        wit::Logic::new(self.contract, &self.pre).map_err(|e| self.missing_export(e))
+    }
+
+    fn rules(&self) -> Result<wit::Rules, RuntimeError> {
+        wit::Rules::new(self.contract, &self.pre).map_err(|e| self.missing_export(e))
     }
 
     /// The fault of a call that handed back more than a limit allows.
@@ -78,18 +107,21 @@ impl Prepared {
         }
     }
 
-    /// Runs `f` against a fresh instance in a fresh, metered store.
+    /// Runs `f` against a fresh instance in a fresh, metered store. A failure the bundle
+    /// reports is a fault of the call, as a trap is.
     fn call<R>(
         &self,
         call: &'static str,
         view: Option<&View>,
-        f: impl FnOnce(&mut Store<HostState>, &Instance) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<HostState>, &Instance) -> Called<R>,
     ) -> Result<R, RuntimeError> {
         let engine = self.pre.engine();
-        let mut store = Store::new(
-            engine,
-            HostState::new(view.cloned(), self.limits.memory_bytes),
+        let state = HostState::new(
+            view.cloned(),
+            self.limits.memory_bytes,
+            self.defaults.clone(),
         );
+        let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
         store
             .set_fuel(self.limits.fuel_per_call)
@@ -98,7 +130,24 @@ impl Prepared {
             .pre
             .instantiate(&mut store)
             .and_then(|instance| f(&mut store, &instance));
-        result.map_err(|e| self.fault(call, &store, &e))
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(failure)) => Err(self.failed(call, &store, failure)),
+            Err(e) => Err(self.fault(call, &store, &e)),
+        }
+    }
+
+    /// The fault of a call in which the bundle reported a failure of its own code.
+    fn failed(&self, call: &'static str, store: &Store<HostState>, f: Failure) -> RuntimeError {
+        RuntimeError::Failed {
+            bundle: self.label.clone(),
+            call,
+            message: limits::cut(&f.message, FAILURE_TEXT_BYTES_MAX).into_owned(),
+            traceback: f
+                .traceback
+                .map(|t| limits::cut(&t, FAILURE_TEXT_BYTES_MAX).into_owned()),
+            log: store.data().log_lines(),
+        }
     }
 
     /// Names what went wrong in a call that failed, most specific cause first.
@@ -124,12 +173,14 @@ impl Prepared {
                 limit: self.limits.fuel_per_call,
             };
         }
+        let log = store.data().log_lines();
         if let Some(denied) = e.downcast_ref::<Denied>() {
             return RuntimeError::Denied {
                 bundle,
                 call,
                 import: denied.import.clone(),
                 hint: hint(&denied.import),
+                log,
             };
         }
         if let Some(fault) = e.downcast_ref::<ViewFault>() {
@@ -151,21 +202,19 @@ impl Prepared {
             bundle,
             call,
             detail,
+            log,
         }
     }
 
     fn check_rules(
         &self,
-        rules: &rules::GuestIndices,
+        rules: &wit::Rules,
         token: &TickToken,
         view: &View,
     ) -> Result<Vec<Violation>, RuntimeError> {
         let found = self.call("rules.check", Some(view), |store, instance| {
-            rules
-                .load(&mut *store, instance)?
-                .call_check(&mut *store, token.into())
+            rules.check(store, instance, token)
         })?;
-        let found: Vec<Violation> = found.into_iter().map(Violation::from).collect();
         limits::violations(&found).map_err(|e| self.exceeded("rules.check", e))?;
         Ok(found)
     }
@@ -193,26 +242,20 @@ fn hint(import: &str) -> &'static str {
 /// A loaded bundle (world `bundle`): its manifest, and calls to `next`, `apply` and `check`.
 pub struct Bundle {
     prepared: Prepared,
-    logic: logic::GuestIndices,
-    rules: rules::GuestIndices,
+    logic: wit::Logic,
+    rules: wit::Rules,
     manifest: Manifest,
 }
 
 impl Bundle {
     pub(crate) fn load(runtime: &Runtime, wasm: &[u8]) -> Result<Bundle, RuntimeError> {
         let mut prepared = Prepared::new(runtime, wasm)?;
-        let logic =
-            logic::GuestIndices::new(&prepared.pre).map_err(|e| prepared.missing_export(e))?;
-        let rules =
-            rules::GuestIndices::new(&prepared.pre).map_err(|e| prepared.missing_export(e))?;
-        let manifest: Manifest = prepared
-            .call("logic.manifest", None, |store, instance| {
-                logic
-                    .load(&mut *store, instance)?
-                    .call_manifest(&mut *store)
-            })?
-            .into();
-        prepared.name_by(&manifest.name, &manifest.version);
+        let logic = prepared.logic()?;
+        let rules = prepared.rules()?;
+        let manifest = prepared.call("logic.manifest", None, |store, instance| {
+            logic.manifest(store, instance)
+        })?;
+        prepared.know(&manifest);
         limits::manifest(&manifest).map_err(|e| prepared.exceeded("logic.manifest", e))?;
         let problems = crate::manifest::problems(&manifest);
         if !problems.is_empty() {
@@ -227,6 +270,11 @@ impl Bundle {
             rules,
             manifest,
         })
+    }
+
+    /// The contract version the component targets.
+    pub fn contract(&self) -> Contract {
+        self.prepared.contract
     }
 
     /// SHA-256 (hex) of the component's bytes: what a run records as the bundle it ran.
@@ -246,16 +294,33 @@ impl Bundle {
 
     /// What the bundle wants to happen next in the run `view` shows.
     pub fn next(&self, token: &TickToken, view: &View) -> Result<NextStep, RuntimeError> {
-        let step: NextStep = self
-            .prepared
-            .call("logic.next", Some(view), |store, instance| {
-                self.logic
-                    .load(&mut *store, instance)?
-                    .call_next(&mut *store, token.into())
-            })?
-            .into();
-        limits::next_step(&step).map_err(|e| self.prepared.exceeded("logic.next", e))?;
+        let call = "logic.next";
+        let step = self.prepared.call(call, Some(view), |store, instance| {
+            self.logic.next(store, instance, token)
+        })?;
+        limits::next_step(&step).map_err(|e| self.prepared.exceeded(call, e))?;
+        self.declared(call, &step)?;
         Ok(step)
+    }
+
+    /// Refuses a command the manifest's needs do not declare: loom checked only the declared
+    /// ones against the project before the task opened. A bundle of a contract without
+    /// needs runs any command the project configures.
+    fn declared(&self, call: &'static str, step: &NextStep) -> Result<(), RuntimeError> {
+        let (Some(needs), NextStep::Effect(e)) = (&self.manifest.needs, step) else {
+            return Ok(());
+        };
+        match &e.effect {
+            Effect::Command(c) if !needs.commands.contains(&c.name) => {
+                Err(RuntimeError::Undeclared {
+                    bundle: self.prepared.label.clone(),
+                    call,
+                    command: c.name.clone(),
+                    declared: crate::manifest::shown(needs.commands.iter().map(String::as_str)),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The changes `outcome` of `step` leads to. The inner `Err` is the bundle's own refusal
@@ -267,22 +332,13 @@ impl Bundle {
         step: &str,
         outcome: &Outcome,
     ) -> Result<Result<Vec<Change>, String>, RuntimeError> {
-        let outcome = outcome.into();
-        let result = self
-            .prepared
-            .call("logic.apply", Some(view), |store, instance| {
-                self.logic.load(&mut *store, instance)?.call_apply(
-                    &mut *store,
-                    token.into(),
-                    step,
-                    &outcome,
-                )
-            })?;
         let call = "logic.apply";
+        let result = self.prepared.call(call, Some(view), |store, instance| {
+            self.logic.apply(store, instance, token, step, outcome)
+        })?;
         let checked = match result {
             Err(refusal) => limits::refusal(&refusal).map(|()| Err(refusal)),
             Ok(changes) => {
-                let changes: Vec<Change> = changes.into_iter().map(Change::from).collect();
                 let within = limits::changes(&changes, view).map_err(|e| RuntimeError::View {
                     bundle: self.prepared.label.clone(),
                     call,
@@ -313,24 +369,27 @@ impl Rules for Bundle {
 /// Rules alone (world `invariants`, or a bundle's `rules`), to check a run against.
 pub struct Invariants {
     prepared: Prepared,
-    rules: rules::GuestIndices,
+    rules: wit::Rules,
 }
 
 impl Invariants {
     pub(crate) fn load(runtime: &Runtime, wasm: &[u8]) -> Result<Invariants, RuntimeError> {
         let mut prepared = Prepared::new(runtime, wasm)?;
-        let rules =
-            rules::GuestIndices::new(&prepared.pre).map_err(|e| prepared.missing_export(e))?;
-        // A full bundle can name itself; a rules-only component stays known by its hash.
-        if let Ok(logic) = logic::GuestIndices::new(&prepared.pre) {
+        let rules = prepared.rules()?;
+        // A full bundle can name itself (and its rules read its settings' defaults, as in
+        // the run); a rules-only component stays known by its hash.
+        if let Ok(logic) = prepared.logic() {
             let manifest = prepared.call("logic.manifest", None, |store, instance| {
-                logic
-                    .load(&mut *store, instance)?
-                    .call_manifest(&mut *store)
+                logic.manifest(store, instance)
             })?;
-            prepared.name_by(&manifest.name, &manifest.version);
+            prepared.know(&manifest);
         }
         Ok(Invariants { prepared, rules })
+    }
+
+    /// The contract version the component targets.
+    pub fn contract(&self) -> Contract {
+        self.prepared.contract
     }
 
     /// SHA-256 (hex) of the component's bytes.

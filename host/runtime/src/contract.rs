@@ -12,12 +12,51 @@ use wasmtime::component::types::{self, ComponentItem};
 use wasmtime::Engine;
 
 /// The contract versions this loom implements, as shown to people.
-pub const SUPPORTED_RANGE: &str = "0.1.0–0.1.x";
+pub const SUPPORTED_RANGE: &str = "0.1.x and 0.2.x";
 
-/// True if this loom can run a component built against `loom:bundle@version`: any `0.1.x`.
-/// Pre-releases are refused, as wasmtime's semver matching would refuse them.
+/// A contract version this host binds (see [`crate::wit`]): one per minor, since wasmtime
+/// matches any `0.N.x` import to the `0.N.0` the host defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Contract {
+    V0_1,
+    V0_2,
+}
+
+impl Contract {
+    /// The version a component built against `version` is run as, if this loom supports it.
+    /// Pre-releases are refused, as wasmtime's semver matching would refuse them.
+    pub fn of(version: &str) -> Option<Contract> {
+        match parse(version)? {
+            (0, 1, _) => Some(Contract::V0_1),
+            (0, 2, _) => Some(Contract::V0_2),
+            _ => None,
+        }
+    }
+
+    /// The version the host binds it as, e.g. `0.2.0`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1.0",
+            Contract::V0_2 => "0.2.0",
+        }
+    }
+
+    /// Whether a bundle of this version declares its needs (commands and settings).
+    pub fn declares_needs(self) -> bool {
+        self >= Contract::V0_2
+    }
+}
+
+impl std::fmt::Display for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// True if this loom can run a component built against `loom:bundle@version`: any `0.1.x` or
+/// `0.2.x`.
 pub fn is_supported(version: &str) -> bool {
-    matches!(parse(version), Some((0, 1, _)))
+    Contract::of(version).is_some()
 }
 
 fn parse(version: &str) -> Option<(u64, u64, u64)> {
@@ -57,23 +96,43 @@ pub(crate) fn target_version(ty: &types::Component, engine: &Engine) -> Option<S
     best.map(str::to_owned)
 }
 
-/// Refuses a component that targets no supported `loom:bundle` version.
+/// The contract version `ty` targets; refuses a component that targets none this loom
+/// supports, or names interfaces of two (its imports and exports must agree).
 pub(crate) fn check(
     ty: &types::Component,
     engine: &Engine,
     bundle: &str,
-) -> Result<(), RuntimeError> {
-    match target_version(ty, engine) {
-        None => Err(RuntimeError::NotABundle {
-            bundle: bundle.to_owned(),
-        }),
-        Some(found) if !is_supported(&found) => Err(RuntimeError::UnsupportedVersion {
+) -> Result<Contract, RuntimeError> {
+    let found = match target_version(ty, engine) {
+        None => {
+            return Err(RuntimeError::NotABundle {
+                bundle: bundle.to_owned(),
+            })
+        }
+        Some(found) => found,
+    };
+    let Some(contract) = Contract::of(&found) else {
+        return Err(RuntimeError::UnsupportedVersion {
             bundle: bundle.to_owned(),
             found,
             supported: SUPPORTED_RANGE,
-        }),
-        Some(_) => Ok(()),
+        });
+    };
+    let mixed: Vec<String> = ty
+        .imports(engine)
+        .chain(ty.exports(engine))
+        .map(|(name, _)| name)
+        .filter(|name| is_loom(name) && Contract::of(version_of(name)) != Some(contract))
+        .map(str::to_owned)
+        .collect();
+    if !mixed.is_empty() {
+        return Err(RuntimeError::MixedVersions {
+            bundle: bundle.to_owned(),
+            contract: contract.as_str(),
+            others: mixed.join(", "),
+        });
     }
+    Ok(contract)
 }
 
 /// What `loom bundle check` shows about a component.
@@ -172,8 +231,13 @@ mod tests {
     fn supported_versions() {
         assert!(is_supported("0.1.0"));
         assert!(is_supported("0.1.7"));
+        assert_eq!(Contract::of("0.1.3"), Some(Contract::V0_1));
+        assert_eq!(Contract::of("0.2.0"), Some(Contract::V0_2));
+        assert_eq!(Contract::of("0.2.9"), Some(Contract::V0_2));
+        assert!(Contract::V0_2.declares_needs() && !Contract::V0_1.declares_needs());
         for v in [
-            "0.2.0",
+            "0.3.0",
+            "0.2.0-rc1",
             "1.0.0",
             "0.0.1",
             "0.1",
@@ -184,6 +248,40 @@ mod tests {
         ] {
             assert!(!is_supported(v), "{v}");
         }
+    }
+
+    /// A released contract is never edited: a bundle built against it must keep meaning what
+    /// it meant. A change an old bundle could observe is a new version, in a folder of its own.
+    #[test]
+    fn released_contracts_are_pinned_by_hash() {
+        let released = [
+            (
+                include_str!("../../../wit/0.1.0/bundle.wit"),
+                "760a3d5d36528e33fad481c46efd7982ae020f007a176c54dfbf9e2d02689b0b",
+            ),
+            (
+                include_str!("../../../wit/0.2.0/bundle.wit"),
+                "1d5b5e253cd589065697f9ed3336a037fab83cff51359e7f552b2d51abcfb7d7",
+            ),
+        ];
+        for (i, (text, pinned)) in released.iter().enumerate() {
+            assert_eq!(
+                loom_kernel::hash::sha256_hex(text.as_bytes()),
+                *pinned,
+                "released contract {i} was edited: make a new version instead"
+            );
+        }
+    }
+
+    /// The SDK binds its own copy of the newest contract, so it builds outside a checkout;
+    /// the copy must be the contract itself.
+    #[test]
+    fn the_sdk_vendors_the_newest_contract_unchanged() {
+        assert_eq!(
+            include_str!("../../../sdk/wit/bundle.wit"),
+            include_str!("../../../wit/0.2.0/bundle.wit"),
+            "sdk/wit/bundle.wit differs from wit/0.2.0/bundle.wit: copy it again"
+        );
     }
 
     #[test]

@@ -1,21 +1,23 @@
-//! What a bundle instance can reach: the `view` imports, and nothing else.
+//! What a bundle instance can reach: the `view` imports (and from 0.2.0 `log`), and nothing
+//! else.
 //!
 //! The `view` functions read through the kernel's [`View`] held in the store data, so they see
-//! the open tick's uncommitted writes. Every other import a component declares (a Rust std
+//! the open tick's uncommitted writes. `log` lines are kept in the store data too, the last
+//! [`LOG_LINES_KEPT`] of them, for the message of a fault in that call; they are not part of
+//! the run's record. Each version's functions are defined in [`crate::wit`]. Every other import a component declares (a Rust std
 //! guest declares about a dozen WASI interfaces it never calls) is linked to a stub that traps
 //! with the import's name: the component loads, and the first call that would need a
 //! capability stops the bundle with a message saying which one.
 
-use crate::bindings::loom::bundle::types as wit;
+use crate::contract::Contract;
+use crate::limits::{LOG_LINES_KEPT, LOG_LINE_BYTES_MAX};
 use loom_kernel::View;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 use wasmtime::{Engine, ResourceLimiter, StoreContextMut, Trap};
-
-/// The interface the host implements, under the version the host was built against; wasmtime
-/// matches imports of any semver-compatible `0.1.x` to it.
-pub(crate) const VIEW_INTERFACE: &str = "loom:bundle/view@0.1.0";
 
 /// Fuel charged for each host call, on top of what the guest burns: fuel counts only guest
 /// instructions, and a view call that reads SQLite costs microseconds of host time. A fixed
@@ -30,17 +32,37 @@ pub(crate) struct HostState {
     /// `None` while reading the manifest, which must not depend on any run.
     pub(crate) view: Option<View>,
     pub(crate) memory: MemoryCap,
+    /// The defaults of the settings the manifest declares, for `view.setting`.
+    defaults: Arc<BTreeMap<String, String>>,
+    /// The last lines the bundle wrote to `log` in this call.
+    pub(crate) log: VecDeque<String>,
 }
 
 impl HostState {
-    pub(crate) fn new(view: Option<View>, memory_bytes: usize) -> HostState {
+    pub(crate) fn new(
+        view: Option<View>,
+        memory_bytes: usize,
+        defaults: Arc<BTreeMap<String, String>>,
+    ) -> HostState {
         HostState {
             view,
             memory: MemoryCap {
                 limit_bytes: memory_bytes,
                 refused: false,
             },
+            defaults,
+            log: VecDeque::new(),
         }
+    }
+
+    /// The declared default of setting `key`, if any.
+    pub(crate) fn default_of(&self, key: &str) -> Option<String> {
+        self.defaults.get(key).cloned()
+    }
+
+    /// The kept log lines, oldest first.
+    pub(crate) fn log_lines(&self) -> Vec<String> {
+        self.log.iter().cloned().collect()
     }
 }
 
@@ -108,13 +130,15 @@ impl fmt::Display for ViewFault {
 
 impl std::error::Error for ViewFault {}
 
-/// A linker for `component`: the real `view`, then trapping stubs for everything else it imports.
+/// A linker for `component`, which targets `contract`: that version's `view` (and `log`),
+/// then trapping stubs for everything else it imports.
 pub(crate) fn linker(
     engine: &Engine,
     component: &Component,
+    contract: Contract,
 ) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    add_view(&mut linker.instance(VIEW_INTERFACE)?)?;
+    crate::wit::link(&mut linker, contract)?;
     stub_ungranted(&mut linker, engine, component)?;
     Ok(linker)
 }
@@ -175,19 +199,26 @@ fn stub_item(
     }
 }
 
-/// Charges [`IMPORT_FUEL`], then runs `read` against the call's view. A kernel error becomes a
-/// trap carrying its message: a bundle cannot handle a broken database, and must not guess.
-fn view_call<R>(
-    store: &mut StoreContextMut<'_, HostState>,
-    func: &str,
-    read: impl FnOnce(&View) -> loom_kernel::Result<R>,
-) -> wasmtime::Result<R> {
+/// Charges [`IMPORT_FUEL`] for a host call; out of fuel is the same trap the guest's own
+/// instructions would hit.
+fn charge(store: &mut StoreContextMut<'_, HostState>) -> wasmtime::Result<()> {
     let fuel = store.get_fuel()?;
     if fuel < IMPORT_FUEL {
         store.set_fuel(0)?;
         return Err(Trap::OutOfFuel.into());
     }
     store.set_fuel(fuel - IMPORT_FUEL)?;
+    Ok(())
+}
+
+/// Charges [`IMPORT_FUEL`], then runs `read` against the call's view. A kernel error becomes a
+/// trap carrying its message: a bundle cannot handle a broken database, and must not guess.
+pub(crate) fn view_call<R>(
+    store: &mut StoreContextMut<'_, HostState>,
+    func: &str,
+    read: impl FnOnce(&View) -> loom_kernel::Result<R>,
+) -> wasmtime::Result<R> {
+    charge(store)?;
     let Some(view) = store.data().view.as_ref() else {
         return Err(wasmtime::Error::new(ViewFault {
             detail: format!("view.{func} was called outside a run (e.g. from manifest)"),
@@ -200,34 +231,23 @@ fn view_call<R>(
     })
 }
 
-fn add_view(inst: &mut LinkerInstance<'_, HostState>) -> wasmtime::Result<()> {
-    inst.func_wrap("task", |mut s, (): ()| {
-        view_call(&mut s, "task", |v| v.task()).map(|t| (wit::Task::from(t),))
-    })?;
-    inst.func_wrap("phase", |mut s, (): ()| {
-        view_call(&mut s, "phase", |v| v.phase()).map(|p| (p,))
-    })?;
-    inst.func_wrap("facts", |mut s, (kind,): (String,)| {
-        let facts = view_call(&mut s, "facts", |v| v.facts(&kind))?;
-        Ok((facts.into_iter().map(wit::Fact::from).collect::<Vec<_>>(),))
-    })?;
-    inst.func_wrap("fact", |mut s, (kind, key): (String, String)| {
-        let fact = view_call(&mut s, "fact", |v| v.fact(&kind, &key))?;
-        Ok((fact.map(wit::Fact::from),))
-    })?;
-    inst.func_wrap("gates", |mut s, (): ()| {
-        let gates = view_call(&mut s, "gates", |v| v.gates())?;
-        Ok((gates.into_iter().map(wit::Gate::from).collect::<Vec<_>>(),))
-    })?;
-    inst.func_wrap("ledger", |mut s, (): ()| {
-        let rows = view_call(&mut s, "ledger", |v| v.ledger())?;
-        Ok((rows
-            .into_iter()
-            .map(wit::LedgerEntry::from)
-            .collect::<Vec<_>>(),))
-    })?;
-    inst.func_wrap("setting", |mut s, (key,): (String,)| {
-        view_call(&mut s, "setting", |v| v.setting(&key)).map(|v| (v,))
-    })?;
+/// `log.write`: keeps `message` (cut to [`LOG_LINE_BYTES_MAX`]) as one of the call's last
+/// [`LOG_LINES_KEPT`] lines. Charged like a view read, so a bundle that logs in a loop still
+/// runs out of fuel at a fixed point.
+pub(crate) fn log_write(
+    store: &mut StoreContextMut<'_, HostState>,
+    level: &str,
+    message: &str,
+) -> wasmtime::Result<()> {
+    charge(store)?;
+    let line = format!(
+        "{level}: {}",
+        crate::limits::cut(message, LOG_LINE_BYTES_MAX)
+    );
+    let log = &mut store.data_mut().log;
+    if log.len() == LOG_LINES_KEPT {
+        log.pop_front();
+    }
+    log.push_back(line);
     Ok(())
 }

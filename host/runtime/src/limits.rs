@@ -63,6 +63,29 @@ pub const ROWS_PER_VIOLATION_MAX: usize = 1_000;
 /// prompt templates; it is read at every load and shown by `loom bundle check`.
 pub const MANIFEST_BYTES_MAX: usize = 1 << 20;
 
+/// `log` lines kept per call (the newest), attached to the message of a fault in that call:
+/// enough for a panic message and what led to it, and a message stays readable.
+pub const LOG_LINES_KEPT: usize = 10;
+
+/// One `log` line; a longer one is cut, not refused (lines are diagnostics, not the record).
+pub const LOG_LINE_BYTES_MAX: usize = 2 << 10;
+
+/// A `failure`'s message, and its traceback, as kept in the fault's message (the run's stop
+/// reason): a longer one is cut, so the start of a runaway traceback still reaches the reader.
+pub const FAILURE_TEXT_BYTES_MAX: usize = 16 << 10;
+
+/// `text` cut to at most `max` bytes at a character boundary, saying how much was cut.
+pub(crate) fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end).into()
+}
+
 /// A limit a bundle went over: which, by how much, and in what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Exceeded {

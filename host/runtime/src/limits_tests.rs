@@ -180,6 +180,7 @@ fn a_manifest_is_measured_as_json() {
         gates: vec![],
         rules: vec![],
         templates: vec![],
+        needs: None,
     };
     assert!(manifest(&m).is_ok());
     m.phases = vec!["p".repeat(1_000); MANIFEST_BYTES_MAX / 1_000];

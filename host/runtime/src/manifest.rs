@@ -8,10 +8,11 @@
 //! both; a step loom performs itself needs neither); every `{{placeholder}}` of a template is
 //! one of its parameters; and no step or gate takes a name loom reserves for itself. Roles are
 //! not declared in a manifest (the project's configuration maps them to providers), so a role
-//! can only be checked for its form.
+//! can only be checked for its form. From 0.2.0 a manifest declares its needs too: each
+//! command and setting is named once, and a setting's default is JSON of its declared type.
 
 use crate::limits::NAME_BYTES_MAX;
-use crate::types::{Manifest, Template};
+use crate::types::{Manifest, Needs, Template};
 use std::collections::BTreeMap;
 
 /// Gates loom opens itself (for an effect whose outcome is uncertain) are named with this
@@ -98,7 +99,42 @@ pub(crate) fn problems(m: &Manifest) -> Vec<String> {
         "template",
         m.templates.iter().map(|t| t.id.as_str()),
     );
+    if let Some(needs) = &m.needs {
+        self::needs(&mut out, needs);
+    }
     out
+}
+
+fn needs(out: &mut Vec<String>, needs: &Needs) {
+    for c in &needs.commands {
+        name(out, &format!("needed command {c:?}"), c);
+    }
+    duplicates(
+        out,
+        "needed command",
+        needs.commands.iter().map(String::as_str),
+    );
+    for s in &needs.settings {
+        let what = format!("setting {:?}", s.key);
+        name(out, &what, &s.key);
+        let Some(default) = &s.default else { continue };
+        let fits =
+            serde_json::from_str::<serde_json::Value>(default).is_ok_and(|v| s.ty.accepts(&v));
+        if !fits {
+            out.push(format!(
+                "{what} declares the default {}, which is not {} as JSON text; declare one \
+                 that is (e.g. {}), or none to make the setting required",
+                default.chars().take(60).collect::<String>(),
+                s.ty.describe(),
+                s.ty.example()
+            ));
+        }
+    }
+    duplicates(
+        out,
+        "setting",
+        needs.settings.iter().map(|s| s.key.as_str()),
+    );
 }
 
 fn template(out: &mut Vec<String>, t: &Template) {
@@ -171,7 +207,7 @@ fn duplicates<'a>(out: &mut Vec<String>, kind: &str, names: impl Iterator<Item =
     }
 }
 
-fn shown<'a>(names: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn shown<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let all: Vec<&str> = names.collect();
     if all.is_empty() {
         return "none".into();

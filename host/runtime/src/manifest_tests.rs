@@ -1,7 +1,7 @@
 //! One test per kind of manifest problem, on manifests built by hand.
 
 use super::*;
-use crate::types::{GateDecl, Param, ParamType, RuleDecl, StepDecl};
+use crate::types::{GateDecl, Needs, Param, ParamType, RuleDecl, SettingDecl, StepDecl};
 use loom_kernel::{Decider, Risk};
 
 /// A sound manifest shaped like the `code` bundle's: an agent step, a step loom performs
@@ -32,6 +32,7 @@ fn sound() -> Manifest {
             decider: Decider::Human,
             risk: Risk::Low,
             role: Some("reviewer".into()),
+            editable: false,
             doc: String::new(),
         }],
         rules: vec![RuleDecl {
@@ -43,6 +44,19 @@ fn sound() -> Manifest {
             params: vec![param("task"), param("plan")],
             body: "Do {{task}} following {{ plan }}; JSON like {\"a\": 1} is fine.".into(),
         }],
+        needs: Some(Needs {
+            commands: vec!["test".into()],
+            settings: vec![setting("rounds", ParamType::Integer, Some("3"))],
+        }),
+    }
+}
+
+fn setting(key: &str, ty: ParamType, default: Option<&str>) -> SettingDecl {
+    SettingDecl {
+        key: key.into(),
+        ty,
+        default: default.map(Into::into),
+        doc: String::new(),
     }
 }
 
@@ -241,4 +255,73 @@ fn every_problem_is_listed_not_just_the_first() {
     m.templates[0].body.push_str("{{nope}}");
     let found = problems(&m);
     assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
+fn needs_name_each_command_and_setting_once() {
+    let mut m = sound();
+    if let Some(n) = m.needs.as_mut() {
+        n.commands.push("test".into());
+    }
+    says(
+        &only_problem(&m),
+        &["needed command \"test\" is declared 2 times"],
+    );
+    let mut m = sound();
+    if let Some(n) = m.needs.as_mut() {
+        n.settings
+            .push(setting("rounds", ParamType::Text, Some(r#""x""#)));
+    }
+    says(
+        &only_problem(&m),
+        &["setting \"rounds\" is declared 2 times"],
+    );
+    let mut m = sound();
+    if let Some(n) = m.needs.as_mut() {
+        n.commands.push(String::new());
+        n.settings[0].key = "k".repeat(NAME_BYTES_MAX + 1);
+    }
+    let found = problems(&m);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    says(&found[0], &["needed command \"\" is empty"]);
+    says(&found[1], &["setting \"kkk", "NAME_BYTES_MAX"]);
+}
+
+#[test]
+fn a_settings_default_must_be_json_of_its_type() {
+    for (ty, bad) in [
+        (ParamType::Integer, r#""3""#),
+        (ParamType::Integer, "3.5"),
+        (ParamType::Text, "3"),
+        (ParamType::Boolean, "yes"),
+        (ParamType::TextList, r#"["a", 1]"#),
+        (ParamType::TextList, "not json"),
+    ] {
+        let mut m = sound();
+        if let Some(n) = m.needs.as_mut() {
+            n.settings[0] = setting("rounds", ty, Some(bad));
+        }
+        says(
+            &only_problem(&m),
+            &["setting \"rounds\" declares the default", ty.describe()],
+        );
+    }
+    for (ty, good) in [
+        (ParamType::Integer, "-3"),
+        (ParamType::Text, r#""main""#),
+        (ParamType::Boolean, "false"),
+        (ParamType::TextList, r#"["a", "b"]"#),
+    ] {
+        let mut m = sound();
+        if let Some(n) = m.needs.as_mut() {
+            n.settings[0] = setting("rounds", ty, Some(good));
+        }
+        assert_eq!(problems(&m), Vec::<String>::new(), "{good}");
+    }
+    // No default makes the setting required, which the manifest may say.
+    let mut m = sound();
+    if let Some(n) = m.needs.as_mut() {
+        n.settings[0].default = None;
+    }
+    assert!(problems(&m).is_empty());
 }

@@ -1,7 +1,9 @@
-//! Plain Rust mirrors of the `loom:bundle` types the engine handles.
+//! Plain Rust mirrors of the `loom:bundle` types the engine handles: one internal model for
+//! every contract version the host binds.
 //!
 //! The engine codes against these, never against generated bindings, so a new WIT version
-//! changes this crate's conversions (`convert.rs`) and not the engine. They are also
+//! changes this crate's conversions (`wit/`) and not the engine. What a newer version adds
+//! has a neutral value for an older one (no `needs`, a gate that is not editable). They are also
 //! what the ledger stores: outcomes and next steps are serialised as JSON (serde's external
 //! tagging, kebab-case, e.g. `{"agent":{"text":"…","touched":[],"diff_hash":null}}`) and must
 //! round-trip exactly, so field names here are part of the stored format.
@@ -19,6 +21,41 @@ pub struct Manifest {
     pub gates: Vec<GateDecl>,
     pub rules: Vec<RuleDecl>,
     pub templates: Vec<Template>,
+    /// What the bundle needs from the project (0.2.0 on); `None` for a bundle of a contract
+    /// that cannot declare it, whose needs are then not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Needs>,
+}
+
+/// The commands a bundle runs and the settings it reads, checked before a task opens.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Needs {
+    /// Names of the project commands (`[commands]`) it may run.
+    pub commands: Vec<String>,
+    pub settings: Vec<SettingDecl>,
+}
+
+/// A project setting (`[bundle]`) the bundle reads through `view.setting`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingDecl {
+    pub key: String,
+    pub ty: ParamType,
+    /// JSON text of the value used when the project sets none; `None` makes it required.
+    pub default: Option<String>,
+    pub doc: String,
+}
+
+impl Manifest {
+    /// The declared default of setting `key`, if the manifest declares one.
+    pub fn setting_default(&self, key: &str) -> Option<&str> {
+        self.needs
+            .as_ref()?
+            .settings
+            .iter()
+            .find(|s| s.key == key)?
+            .default
+            .as_deref()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +74,9 @@ pub struct GateDecl {
     pub risk: Risk,
     /// The agent role that decides it when policy hands it to an agent.
     pub role: Option<String>,
+    /// The decider may approve with an edited version of what it was shown (0.2.0 on).
+    #[serde(default)]
+    pub editable: bool,
     pub doc: String,
 }
 
@@ -69,6 +109,49 @@ pub enum ParamType {
     Integer,
     Boolean,
     TextList,
+}
+
+impl ParamType {
+    /// Whether `value` (a setting's value as JSON) is of this type.
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (self, value) {
+            (ParamType::Text, J::String(_)) | (ParamType::Boolean, J::Bool(_)) => true,
+            (ParamType::Integer, J::Number(n)) => n.is_i64(),
+            (ParamType::TextList, J::Array(items)) => items.iter().all(J::is_string),
+            _ => false,
+        }
+    }
+
+    /// The type as a phrase: "a text", "an integer", …
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParamType::Text => "a text",
+            ParamType::Integer => "an integer",
+            ParamType::Boolean => "a boolean",
+            ParamType::TextList => "a list of texts",
+        }
+    }
+
+    /// A value of the type, as JSON text, for messages.
+    pub fn example(self) -> &'static str {
+        match self {
+            ParamType::Text => r#""main""#,
+            ParamType::Integer => "3",
+            ParamType::Boolean => "true",
+            ParamType::TextList => r#"["tests/**"]"#,
+        }
+    }
+
+    /// The WIT name (`text`, `integer`, `boolean`, `text-list`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::Text => "text",
+            ParamType::Integer => "integer",
+            ParamType::Boolean => "boolean",
+            ParamType::TextList => "text-list",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,6 +256,10 @@ pub struct GateDecision {
     pub decider: Decider,
     pub by: String,
     pub note: Option<String>,
+    /// For an editable gate approved with edits: the edited text that replaces the summary.
+    /// Absent from what runs of 0.1.0 bundles stored, and never handed to such a bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<String>,
 }
 
 /// What an effect or a gate came to, handed back to the bundle's `apply`.
@@ -200,6 +287,23 @@ pub enum Change {
         key: String,
     },
     Note(String),
+}
+
+/// A failure of the bundle's own code (an exception, a panic), as the bundle reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// The traceback or backtrace, where the bundle's language has one.
+    pub traceback: Option<String>,
+}
+
+/// Why `apply` produced no changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The outcome is not acceptable to the bundle (a value it returned, not a fault).
+    Refused(String),
+    /// The bundle's own code failed.
+    Failed(Failure),
 }
 
 #[cfg(test)]
@@ -231,6 +335,7 @@ mod tests {
                 decider: Decider::Human,
                 by: "ana".into(),
                 note: None,
+                edited: None,
             }),
         ];
         for outcome in outcomes {
@@ -242,6 +347,21 @@ mod tests {
             output_tail: String::new(),
         }))?;
         assert_eq!(json, r#"{"command":{"exit_code":0,"output_tail":""}}"#);
+        Ok(())
+    }
+
+    /// What 0.2.0 added leaves the stored form of everything else as it was: a decision
+    /// without edits and a manifest without needs serialise as before, and old records parse.
+    #[test]
+    fn additions_keep_the_stored_form() -> Result<(), serde_json::Error> {
+        let old = r#"{"gate":{"gate":"g","approved":true,"decider":"human","by":"a","note":null}}"#;
+        let parsed: Outcome = serde_json::from_str(old)?;
+        assert!(matches!(&parsed, Outcome::Gate(d) if d.edited.is_none()));
+        assert_eq!(serde_json::to_string(&parsed)?, old);
+        let decl: GateDecl = serde_json::from_str(
+            r#"{"name":"g","decider":"human","risk":"low","role":null,"doc":""}"#,
+        )?;
+        assert!(!decl.editable);
         Ok(())
     }
 

@@ -129,6 +129,7 @@ impl Run {
             decider,
             by,
             note: note.map(Into::into),
+            edited: None,
         });
         self.commit(s, gate, &outcome)?;
         Ok(g)
@@ -153,7 +154,7 @@ impl Run {
         }
         let violations = rules::check(&s);
         // The wasm glue skips reading the state when no rule may fire; hold it to that.
-        assert!(rules::may_fire(&s.gates) || violations.is_empty());
+        assert!(rules::may_fire(s.latest_gate("accept")) || violations.is_empty());
         if !violations.is_empty() {
             return Err(Refused::Rules(violations));
         }

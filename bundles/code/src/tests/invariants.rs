@@ -170,9 +170,9 @@ fn no_rule_fires_before_accept_is_approved() {
     run.s
         .facts
         .remove(&("review".to_owned(), "latest".to_owned()));
-    assert!(!crate::rules::may_fire(&run.s.gates));
+    assert!(!crate::rules::may_fire(run.s.latest_gate("accept")));
     assert!(check(&run.s).is_empty());
     approve(&mut run, Decider::Agent);
-    assert!(crate::rules::may_fire(&run.s.gates));
+    assert!(crate::rules::may_fire(run.s.latest_gate("accept")));
     assert_eq!(check(&run.s).len(), 3);
 }

@@ -7,3 +7,4 @@ mod test_hostile;
 mod test_kernel;
 mod test_limits;
 mod test_load;
+mod test_versions;

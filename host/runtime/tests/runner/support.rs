@@ -28,6 +28,11 @@ pub struct Run {
 
 impl Run {
     pub fn start(title: &str) -> Result<Run, loom_kernel::KernelError> {
+        Self::start_with(title, r#"{"depth": 2}"#)
+    }
+
+    /// A run whose project settings are `settings` (a JSON object).
+    pub fn start_with(title: &str, settings: &str) -> Result<Run, loom_kernel::KernelError> {
         let store = Store::open_in_memory()?;
         let new = NewRun {
             title: title.to_owned(),
@@ -35,7 +40,7 @@ impl Run {
             bundle_version: "0.1.0".into(),
             bundle_hash: "0".repeat(64),
             phase: "work".into(),
-            settings: r#"{"depth": 2}"#.into(),
+            settings: settings.into(),
             options: "{}".into(),
         };
         let tick = store.begin_run(&new, None)?;

@@ -29,7 +29,7 @@ fn an_unsupported_version_is_refused_with_both_versions() {
     assert_eq!(
         err.to_string(),
         format!(
-            "bundle {} targets loom:bundle@9.0.0, this loom supports 0.1.0–0.1.x",
+            "bundle {} targets loom:bundle@9.0.0, this loom supports 0.1.x and 0.2.x",
             short(FUTURE.as_bytes())
         )
     );
@@ -125,7 +125,13 @@ fn a_rules_only_component_of_a_newer_patch_loads_as_invariants() -> TestResult {
 fn inspect_lists_the_stubbed_wasi_imports() -> TestResult {
     let rt = runtime();
     let report = rt.inspect(loom_guests::TESTKIT)?;
-    assert_eq!(report.loom_version.as_deref(), Some("0.1.0"));
+    assert_eq!(report.loom_version.as_deref(), Some("0.2.0"));
+    assert_eq!(
+        rt.inspect(loom_guests::TESTKIT_0_1)?
+            .loom_version
+            .as_deref(),
+        Some("0.1.0")
+    );
     assert!(report.supported && report.is_bundle && report.has_rules);
     assert_eq!(report.hash, sha256_hex(loom_guests::TESTKIT));
     let view = report

@@ -70,6 +70,7 @@ fn a_run_goes_work_gate_done() -> TestResult {
         decider: Decider::Human,
         by: "ana".into(),
         note: None,
+        edited: None,
     });
     let changes = bundle.apply(&run.token()?, &run.view(), "finish", &approval)??;
     assert_eq!(changes, [Change::Phase("done".into())]);
@@ -146,6 +147,9 @@ fn an_unsound_manifest_is_refused_with_every_problem() {
         "rule \"r\" is declared 2 times",
         "template \"t\" uses {{nope}} in its body",
         "template \"t\" is declared 2 times",
+        "needed command \"test\" is declared 2 times",
+        "setting \"rounds\" declares the default \"three\", which is not an integer",
+        "setting \"rounds\" is declared 2 times",
     ];
     for e in expected {
         assert!(
@@ -157,7 +161,7 @@ fn an_unsound_manifest_is_refused_with_every_problem() {
     let msg = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(
         msg.starts_with(
-            "bundle bad-manifest@0.1.0 declares a manifest loom cannot run (11 problems):\n  - "
+            "bundle bad-manifest@0.1.0 declares a manifest loom cannot run (14 problems):\n  - "
         ),
         "{msg}"
     );
