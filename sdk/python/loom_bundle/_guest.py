@@ -9,6 +9,8 @@ author's code or in converting what it returned, is raised as the contract's typ
 
 from __future__ import annotations
 
+import linecache
+import sys
 from typing import Any, Tuple
 
 from componentize_py_types import Err  # type: ignore[import-not-found]
@@ -211,9 +213,38 @@ def _log_sink(level: str, message: str) -> None:
     wlog.write(wlog.Level[level.upper()], message)
 
 
-def install() -> None:
+def freeze_sources(packages: Tuple[str, ...]) -> None:
+    """Makes tracebacks readable inside the component without touching a file.
+
+    Formatting a traceback reads source lines through `linecache`, which stats and opens the
+    files; under `--stub-wasi` that traps, and the exception becomes an `unreachable` with its
+    message lost. At build time (componentize-py imports the entry module then, with the
+    files at hand) the sources of `packages` are read into linecache's cache, marked as not to
+    be re-checked; and any other file's lines are looked up as absent instead of read."""
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py") or name.split(".")[0] not in packages:
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines(keepends=True)
+        except (OSError, UnicodeDecodeError):
+            continue
+        # mtime None: `linecache.checkcache` leaves the entry alone (no stat).
+        linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
+    linecache.updatecache = _no_file_lines
+
+
+def _no_file_lines(filename: str, module_globals: Any = None) -> list:
+    return []
+
+
+def install(package: str) -> None:
+    """Called by the entry module at build time: the host's view and log, and the sources of
+    the SDK and of the bundle's `package` for tracebacks."""
     view._backend = HostView()
     log._sink = _log_sink
+    freeze_sources(("loom_bundle", package))
 
 
 # ---- the exports ----

@@ -109,15 +109,56 @@ class Rules:
 
 
 def failure_of(e: BaseException) -> Failure:
-    message = _cut(f"{type(e).__name__}: {e}", MESSAGE_CHARS_MAX)
+    message = _cut(_exception_only(e), MESSAGE_CHARS_MAX)
     # Each line is cut (an exception's text can be huge), then the middle of the whole: the
     # first frames say where the call came in, the last ones where it raised.
-    lines = [_cut(line, LINE_CHARS_MAX) for line in traceback.format_exception(type(e), e, e.__traceback__)]
+    lines = [_cut(line, LINE_CHARS_MAX) for line in format_exception(e)]
     tb = "".join(lines)
     if len(tb) > TRACEBACK_CHARS_MAX:
         head, tail = TRACEBACK_CHARS_MAX // 4, TRACEBACK_CHARS_MAX * 3 // 4
         tb = f"{tb[:head]}\n… ({len(tb) - head - tail} characters cut) …\n{tb[-tail:]}"
     return Failure(message, tb)
+
+
+def format_exception(e: BaseException) -> List[str]:
+    """The classic traceback text of `e` and the exceptions it was raised from or during.
+
+    Written out here rather than by `traceback.format_exception`: CPython 3.13+ also draws
+    carets under the failing expression, and inside the component that code path traps (the
+    exception and its message would be lost); the plain format reads only frames and the
+    source lines cached at build time."""
+    chain: List[BaseException] = []
+    cur: Optional[BaseException] = e
+    while cur is not None and all(cur is not c for c in chain) and len(chain) < 20:
+        chain.append(cur)
+        cur = cur.__cause__ if cur.__cause__ is not None else (None if cur.__suppress_context__ else cur.__context__)
+    out: List[str] = []
+    for i, exc in enumerate(reversed(chain)):
+        if i:
+            direct = exc.__cause__ is not None
+            out.append(
+                "\nThe above exception was the direct cause of the following exception:\n\n"
+                if direct
+                else "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+        if exc.__traceback__ is not None:
+            out.append("Traceback (most recent call last):\n")
+            for fs in traceback.extract_tb(exc.__traceback__):
+                out.append(f'  File "{fs.filename}", line {fs.lineno}, in {fs.name}\n')
+                if fs.line:
+                    out.append(f"    {fs.line.strip()}\n")
+        out.append(_exception_only(exc) + "\n")
+    return out
+
+
+def _exception_only(e: BaseException) -> str:
+    t = type(e)
+    name = t.__qualname__ if t.__module__ in ("builtins", "__main__") else f"{t.__module__}.{t.__qualname__}"
+    try:
+        text = str(e)
+    except Exception:  # noqa: BLE001 -- a broken __str__ must not hide the exception
+        text = "<exception str() failed>"
+    return f"{name}: {text}" if text else name
 
 
 def _cut(text: str, limit: int) -> str:
@@ -139,7 +180,9 @@ def _run(fn: Any, *args: Any) -> Tuple[str, Any]:
     except Refused as r:
         return "refused", r.reason
     except BaseException as e:  # noqa: B902 -- every exception is the bundle's failure, by design
-        return "failed", failure_of(e)
+        # The traceback starts at the author's code: this frame is the SDK's, the same every time.
+        tb = e.__traceback__
+        return "failed", failure_of(e.with_traceback(tb.tb_next if tb is not None and tb.tb_next is not None else tb))
 
 
 def call_manifest(bundle: Bundle) -> Tuple[str, Any]:

@@ -48,6 +48,21 @@ class Calls(unittest.TestCase):
         self.assertIn("in helper_that_divides", f.traceback)
         self.assertIn("return 1 / n", f.traceback)
 
+    def test_the_traceback_starts_at_the_bundle_and_shows_the_chain(self):
+        class Chained(Buggy):
+            def next(self, tick):
+                try:
+                    helper_that_divides(0)
+                except ZeroDivisionError as e:
+                    raise LookupError("no step") from e
+
+        kind, f = call_next(Chained(), TICK)
+        self.assertEqual(f.message, "LookupError: no step")
+        self.assertNotIn("in _run", f.traceback)
+        first, second = f.traceback.split("The above exception was the direct cause of the following exception:")
+        self.assertIn('in helper_that_divides\n    return 1 / n\nZeroDivisionError: division by zero', first)
+        self.assertIn('raise LookupError("no step") from e\nLookupError: no step', second)
+
     def test_refuse_in_apply_is_the_typed_refusal(self):
         self.assertEqual(call_apply(Buggy(), TICK, "refuse", AgentReply("x")), ("refused", "the reply is not a plan"))
         self.assertEqual(call_apply(Buggy(), TICK, "ok", AgentReply("x")), ("ok", [Change.phase("b")]))

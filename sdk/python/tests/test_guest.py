@@ -48,6 +48,14 @@ class Sample(Bundle):
         return []
 
 
+class RendersBadly(Sample):
+    def next(self, tick):
+        from loom_bundle.checks import render
+        from loom_bundle import Template
+
+        return render(Template("t", "{{x"), [])
+
+
 def step_that_fails(tick):
     raise ValueError(f"no step for tick {tick.seq}")
 
@@ -96,6 +104,34 @@ class Glue(unittest.TestCase):
         d = self.g.outcome_in(self.w.Outcome_Gate(self.w.GateDecision("g", True, self.w.Decider.HUMAN, "ann", None, "- x")))
         self.assertEqual((d.decider.value, d.edited), ("human", "- x"))
         self.assertEqual(self.Rules().check(self.tick(1)), [])
+
+    def test_a_traceback_is_formatted_without_reading_a_file(self):
+        # Inside the component a file access traps (stub WASI): the sources are read at build
+        # time, and nothing is read when a traceback is formatted.
+        import builtins
+        import linecache
+        from unittest import mock
+
+        from loom_bundle.bundle import call_next
+
+        saved = linecache.updatecache, dict(linecache.cache)
+        linecache.clearcache()
+        self.g.freeze_sources(("loom_bundle", "tests"))
+
+        def no_files(*a, **k):
+            raise AssertionError(f"a file was read: {a[:1]}")
+
+        try:
+            with mock.patch.object(builtins, "open", no_files), mock.patch("os.stat", no_files):
+                kind, f = call_next(Sample(), self.g.tick_in(self.tick(1)))
+                _, g = call_next(RendersBadly(), self.g.tick_in(self.tick(1)))
+        finally:
+            linecache.updatecache = saved[0]
+            linecache.cache.clear()
+            linecache.cache.update(saved[1])
+        self.assertEqual(kind, "failed")
+        self.assertIn('raise ValueError(f"no step for tick {tick.seq}")', f.traceback)
+        self.assertIn('raise ValueError(f"template {t.id!r} has an unclosed {{{{")', g.traceback, "an SDK frame has its line too")
 
     def test_the_host_view_converts_what_the_host_returns(self):
         from wit_world.imports import view as wview
