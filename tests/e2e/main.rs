@@ -13,6 +13,7 @@ mod test_exit_codes;
 mod test_gates;
 mod test_golden;
 mod test_hostile;
+mod test_incident;
 mod test_json;
 mod test_many_hands;
 mod test_mcp;
