@@ -221,9 +221,10 @@ fn a_python_exception_reaches_loom_with_its_traceback() {
             expect_code(&loom(&dir, &["abandon"]), 0);
         }
         let o = compiled_once(&dir, || loom(&dir, &["run", "--bundle", b, task]));
-        // The stop report (what stopped the run, the traceback, the log lines) is on stdout,
-        // where `loom run` prints the run; stderr carries only loom's own errors.
-        let out = expect_code(&o, 11);
+        // A bundle fault exits 5. The stop report (what stopped the run, the traceback, the
+        // log lines) is on stdout, where `loom run` prints the run; stderr carries only loom's
+        // own errors.
+        let out = expect_code(&o, 5);
         let want = format!(
             "failed in logic.{}: ZeroDivisionError: the bundle divided by zero {frame}",
             &frame[3..]

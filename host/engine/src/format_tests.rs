@@ -187,7 +187,7 @@ fn format_4_records_are_what_todays_loom_writes_and_reads() {
         (4, Some("scripted:b.toml"))
     );
     let changes = serde_json::to_string(&[Write::Options {
-        from: from.clone(),
+        from,
         options: to.clone(),
     }])
     .unwrap();
