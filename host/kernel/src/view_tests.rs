@@ -26,7 +26,7 @@ fn busy_run(store: &Store) -> u64 {
     let run = start(store);
     for round in 0..4u32 {
         let mut tick = store.begin(store.next_token(run).unwrap()).unwrap();
-        for step in ["write", "review", "test"] {
+        for step in ["alpha", "beta", "gamma"] {
             let key = format!("r{run}/{step}#{round}");
             tick.record_call(&key, step, "agent-call", LedgerStatus::Done, step, "{}")
                 .unwrap();
@@ -65,7 +65,7 @@ fn bounded_reads_agree_with_the_whole_reads() {
         view.latest_gate("accept").unwrap().map(|g| g.status),
         Some(GateStatus::Pending)
     );
-    for step in ["write", "review", "test", "nope"] {
+    for step in ["alpha", "beta", "gamma", "nope"] {
         let want: Vec<LedgerRow> = ledger.iter().filter(|r| r.step == step).cloned().collect();
         assert_eq!(view.ledger_of(step).unwrap(), want, "{step}");
     }
