@@ -102,6 +102,15 @@ fn build(workspace: &Path, target_dir: &Path, out_dir: &Path) -> Result<(), Stri
             .map_err(|e| format!("cannot copy {} to {}: {e}", cached.display(), to.display()))?;
         println!("cargo:rustc-env={env_name}={}", to.display());
     }
+    // The toolchain itself, for tests that build a bundle the way its author would.
+    println!(
+        "cargo:rustc-env=LOOM_PY_TOOLCHAIN_PYTHON={}",
+        python.display()
+    );
+    println!(
+        "cargo:rustc-env=LOOM_PY_TOOLCHAIN_COMPONENTIZE={}",
+        exe.display()
+    );
     println!("cargo:rustc-env=LOOM_PY_GUESTS_MISSING=");
     Ok(())
 }
@@ -162,6 +171,8 @@ fn missing(reason: &str) -> Result<(), String> {
     for (_, _, env_name) in PY_GUESTS {
         println!("cargo:rustc-env={env_name}=");
     }
+    println!("cargo:rustc-env=LOOM_PY_TOOLCHAIN_PYTHON=");
+    println!("cargo:rustc-env=LOOM_PY_TOOLCHAIN_COMPONENTIZE=");
     println!("cargo:rustc-env=LOOM_PY_GUESTS_MISSING={reason}");
     Ok(())
 }

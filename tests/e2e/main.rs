@@ -5,10 +5,12 @@
 mod browser;
 mod common;
 mod test_browser;
+mod test_bundle_new;
 mod test_cli;
 mod test_contract;
 mod test_crash;
 mod test_demo;
+mod test_edits;
 mod test_exit_codes;
 mod test_gates;
 mod test_golden;

@@ -57,6 +57,15 @@ fn a_swapped_rule_is_reported_at_the_first_tick_it_would_have_fired() {
     let o = loom(&dir, &["replay", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["firings"], serde_json::json!([]));
+    // The swapped rules were compiled once, into the project's cache, for every later replay.
+    let hash = loom_kernel::hash::sha256_hex(loom_guests::HUMAN_GATES);
+    let cached: Vec<String> = std::fs::read_dir(dir.join(".loom/cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&hash) && n.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
 }
 
 #[test]

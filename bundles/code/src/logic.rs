@@ -103,7 +103,7 @@ pub fn accept_needs_human(s: &State) -> bool {
 pub fn apply(s: &State, step: &str, outcome: &Outcome) -> Result<Vec<Change>, String> {
     match (step, outcome) {
         (_, Outcome::Gate(d)) => match d.gate.as_str() {
-            "plan" => expect(s, "plan").and_then(|()| plan_decided(d)),
+            "plan" => expect(s, "plan").and_then(|()| plan_decided(s, d)),
             "accept" => expect(s, "accept").and_then(|()| accept_decided(s, d)),
             other => Err(format!("unknown gate `{other}`")),
         },
@@ -175,9 +175,31 @@ fn planned(r: &AgentReply) -> Result<Vec<Change>, String> {
     )?])
 }
 
-fn plan_decided(d: &GateDecision) -> Result<Vec<Change>, String> {
+fn plan_decided(s: &State, d: &GateDecision) -> Result<Vec<Change>, String> {
     if d.approved {
-        return Ok(vec![stage(Stage::Write)?, phase("implement")]);
+        let mut changes = vec![stage(Stage::Write)?, phase("implement")];
+        // Approved with edits: the person's plan replaces the planner's. They edited the
+        // gate's whole text; the plan is what follows its "Plan:" heading, if they kept it.
+        if let Some(edited) = &d.edited {
+            let heading = summary::plan(s, "");
+            let text = edited
+                .strip_prefix(heading.as_str())
+                .unwrap_or(edited)
+                .trim();
+            if text.is_empty() {
+                return Err(
+                    "the edited plan is empty; approve the plan as shown or reject it".into(),
+                );
+            }
+            changes.push(put(
+                "plan",
+                "text",
+                &TextFact {
+                    text: text.to_owned(),
+                },
+            )?);
+        }
+        return Ok(changes);
     }
     fail(format!("the plan was rejected by {}{}", d.by, note(d)))
 }

@@ -74,7 +74,9 @@ pub fn manifest() -> Manifest {
         ))
         .gate(
             GateDecl::new("plan", Decider::Rule, Risk::Low, "Go ahead with this plan?")
-                .role("planner"),
+                .role("planner")
+                // A person deciding it may rewrite the plan the implementer then follows.
+                .editable(),
         )
         .gate(
             GateDecl::new(

@@ -25,13 +25,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
-fn cpu_ns() -> u64 {
-    // First field of schedstat: nanoseconds this thread spent on a CPU.
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu_ns as cpu_ns;
 
 /// The CPU each committed tick cost since the one before it, by kind.
 #[derive(Default)]

@@ -95,6 +95,13 @@ pub enum Command {
         /// A note kept with the decision
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Approve with edits: open $VISUAL or $EDITOR on what the gate shows; what you save
+        /// is approved instead (a gate its bundle marks editable)
+        #[arg(long, conflicts_with = "edited")]
+        edit: bool,
+        /// Approve with edits read from FILE (`-`: standard input) instead of an editor
+        #[arg(long, value_name = "FILE")]
+        edited: Option<PathBuf>,
         #[command(flatten)]
         decide: DecideArgs,
     },
@@ -238,6 +245,18 @@ pub enum ProvidersCommand {
 
 #[derive(Subcommand)]
 pub enum BundleCommand {
+    /// Write a new bundle that builds and passes its own tests as it is, outside any loom
+    /// checkout (the SDK is vendored into it); its README says how to build, check and run it
+    New {
+        /// The bundle's name: lowercase letters, digits and `-` (e.g. `incident-runbook`)
+        name: String,
+        /// The language to write it in
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Lang,
+        /// Where to write it (default: ./NAME); it must be new or empty
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Load a component (a bundle or an invariants component), report what it targets,
     /// imports and declares, and lint its manifest
     Check {
@@ -274,7 +293,12 @@ impl Command {
             Command::Approve { decide, .. } | Command::Reject { decide, .. } => Some(&decide.at),
             Command::Replay(r) => Some(&r.at),
             Command::Serve(s) => Some(&s.at),
-            Command::Demo { .. } | Command::Completions { .. } | Command::Man => None,
+            Command::Demo { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Bundle {
+                command: BundleCommand::New { .. },
+            } => None,
         }
     }
 }

@@ -37,6 +37,7 @@ mod color;
 mod demo;
 mod demo_files;
 mod docs_cmd;
+mod edit_cmd;
 mod errors;
 mod exit;
 mod forward;
@@ -46,6 +47,7 @@ mod render;
 mod render_gates;
 mod replay_cmd;
 mod runs_cmd;
+mod scaffold;
 mod serve_cmd;
 
 use anyhow::{Context, Result};
@@ -140,12 +142,23 @@ fn drive_lock(e: &mut Engine, wait: bool) -> Result<()> {
     Ok(())
 }
 
-fn decide(gate: String, approved: bool, note: Option<String>, a: DecideArgs) -> Result<u8> {
+fn decide(
+    gate: String,
+    approved: bool,
+    note: Option<String>,
+    edited: Option<edit_cmd::Edited>,
+    a: DecideArgs,
+) -> Result<u8> {
     let root = root(&a.at.project)?;
+    // An edit is bound to the text it was made from: a gate that reopened meanwhile refuses it.
+    let shown = a
+        .shown
+        .or_else(|| edited.as_ref().map(|e| e.shown_hash.clone()));
+    let edited = edited.map(|e| e.text);
     if let Some(s) = forward::server(&root) {
         let body = serde_json::json!({
-            "approved": approved, "note": note, "shown_hash": a.shown,
-            "take_over": a.take_over, "as": who(a.who),
+            "approved": approved, "note": note, "shown_hash": shown,
+            "take_over": a.take_over, "as": who(a.who), "edited": edited,
         });
         return forward::decide(&root, &s, &gate, body);
     }
@@ -157,8 +170,9 @@ fn decide(gate: String, approved: bool, note: Option<String>, a: DecideArgs) -> 
         note.as_deref(),
         loom_engine::Origin::human(who(a.who), "cli"),
     );
-    d.shown_hash = a.shown;
+    d.shown_hash = shown;
     d.take_over = a.take_over;
+    d.edited = edited;
     let report = e.decide_as(&d)?;
     Ok(finish(&report))
 }
@@ -270,13 +284,19 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Approve {
             gate,
             note,
+            edit,
+            edited,
             decide: a,
-        } => decide(gate, true, note, a),
+        } => {
+            let root = root(&a.at.project)?;
+            let edited = edit_cmd::edited_text(&root, &gate, edit, edited.as_deref())?;
+            decide(gate, true, note, edited, a)
+        }
         Command::Reject {
             gate,
             reason,
             decide: a,
-        } => decide(gate, false, Some(reason), a),
+        } => decide(gate, false, Some(reason), None, a),
         Command::Resume { wait, provider, .. } => {
             if let Some(spec) = &provider {
                 loom_providers::validate_spec(spec).map_err(EngineError::from)?;
@@ -349,6 +369,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Bundle {
             command: BundleCommand::Check { file, json, .. },
         } => bundle_cmd::check(&file, json.json, project),
+        Command::Bundle {
+            command: BundleCommand::New { name, lang, dir },
+        } => scaffold::new(&name, lang, dir),
         Command::Completions { shell } => docs_cmd::completions(shell),
         Command::Man => docs_cmd::man(),
     }

@@ -162,7 +162,7 @@ impl Engine {
         let bundle = Rc::new(self.runtime.load_bundle(bundle_wasm)?);
         self.preflight(bundle.manifest(), provider)?;
         // The bundle's bytes go into the database, so resume and replay use exactly this bundle.
-        self.store.put_blob(bundle_wasm)?;
+        self.store.put_blob_compressed(bundle_wasm)?;
         let m = bundle.manifest();
         let options = RunOptions {
             provider: provider.map(str::to_owned),

@@ -167,6 +167,7 @@ impl Engine {
             ));
         }
         let bundle = self.bundle_for(run.id)?;
+        let edited = crate::gate_steps::checked_edit(&bundle, gate, d)?;
         let token = self.token(run.id)?;
         let gate = gate.clone();
         let transport = std::mem::replace(&mut self.transport, d.origin.transport.clone());
@@ -178,6 +179,7 @@ impl Engine {
             decider,
             &d.origin.who,
             d.note.as_deref(),
+            edited.as_deref(),
             None,
         );
         self.transport = transport;

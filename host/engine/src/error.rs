@@ -97,7 +97,8 @@ impl EngineError {
                 | K::WrongDecider { .. }
                 | K::RunNotActive { .. }
                 | K::Conflict { .. }
-                | K::NotLoom { .. } => ErrorKind::Usage,
+                | K::NotLoom { .. }
+                | K::EditedRejection(_) => ErrorKind::Usage,
                 K::Violated(_) => ErrorKind::Refused,
                 K::Rules(_) => ErrorKind::Bundle,
                 _ => ErrorKind::Internal,

@@ -5,7 +5,7 @@ use crate::driver::{Applied, UNCERTAIN_PREFIX};
 use crate::effects::{self, Performed};
 use crate::error::{EngineError, Result};
 use crate::stops::Stop;
-use crate::{policy, Engine};
+use crate::{policy, Decision, Engine};
 use loom_kernel::{Decider, Gate, RunStatus, TickKind, TickMeta, TickToken};
 use loom_runtime::{Bundle, GateDecision, GateStep, Outcome};
 
@@ -80,7 +80,8 @@ impl Engine {
                     Ok(())
                 }
                 Decider::Rule => {
-                    self.decide_tick(bundle, token, &p, true, Decider::Rule, "rule", None, None)
+                    let rule = Decider::Rule;
+                    self.decide_tick(bundle, token, &p, true, rule, "rule", None, None, None)
                 }
                 Decider::Agent => self.agent_decides(
                     bundle,
@@ -162,6 +163,7 @@ impl Engine {
             Decider::Agent,
             &by,
             note.as_deref(),
+            None,
             Some((&key, attempt, &performed)),
         )
     }
@@ -210,6 +212,7 @@ impl Engine {
         decider: Decider,
         by: &str,
         note: Option<&str>,
+        edited: Option<&str>,
         result: Option<(&str, u32, &Performed)>,
     ) -> Result<()> {
         let mut tick = self.store.begin(token)?;
@@ -221,7 +224,7 @@ impl Engine {
             None => None,
         }
         .unwrap_or_else(|| self.transport.clone());
-        tick.decide_gate(gate.id, approved, decider, by, &transport, note)?;
+        tick.decide_gate_edited(gate.id, approved, decider, by, &transport, note, edited)?;
         let mut failed = false;
         if gate.name.starts_with(UNCERTAIN_PREFIX) {
             if !approved {
@@ -241,7 +244,7 @@ impl Engine {
                 decider,
                 by: by.to_owned(),
                 note: note.map(str::to_owned),
-                edited: None,
+                edited: edited.map(str::to_owned),
             });
             match self.apply_outcome(bundle, &mut tick, &gate.name, &outcome)? {
                 Applied::Done => {}
@@ -264,7 +267,11 @@ impl Engine {
         if !failed && self.store.view(token.run).run()?.status != RunStatus::Running {
             tick.set_status(RunStatus::Running, None)?;
         }
-        let verdict = if approved { "approved" } else { "rejected" };
+        let verdict = match (approved, edited.is_some()) {
+            (true, false) => "approved",
+            (true, true) => "approved with edits",
+            (false, _) => "rejected",
+        };
         let note_text = note.map(|n| format!(": {n}")).unwrap_or_default();
         // Format 4 names the decider once when the name says it ("rule approved", not
         // "rule (rule) approved").
@@ -285,4 +292,46 @@ impl Engine {
         self.commit_with(tick, meta, Some(bundle), result)?;
         Ok(())
     }
+}
+
+/// The edit `d` carries, checked against `gate` and its bundle: `None` for a decision without
+/// one (or an "edit" that leaves the text as shown). Refused, with nothing recorded: an edit
+/// on a gate the bundle does not mark editable, with a rejection, from anyone but a person,
+/// or one that leaves nothing.
+pub(crate) fn checked_edit(bundle: &Bundle, gate: &Gate, d: &Decision) -> Result<Option<String>> {
+    let Some(text) = &d.edited else {
+        return Ok(None);
+    };
+    let editable = bundle
+        .manifest()
+        .gates
+        .iter()
+        .any(|g| g.name == gate.name && g.editable);
+    if !editable {
+        return Err(EngineError::Usage(format!(
+            "gate {} is not editable (its bundle does not mark it so); approve or reject it as \
+             shown",
+            gate.name
+        )));
+    }
+    if !d.approved {
+        return Err(EngineError::Usage(format!(
+            "gate {}: only an approval can carry edits; reject it with a reason instead",
+            gate.name
+        )));
+    }
+    if d.origin.actor != crate::Actor::Human {
+        return Err(EngineError::Forbidden(format!(
+            "gate {}: only a person approves with edits; {} (via {}) can approve or reject it \
+             as shown",
+            gate.name, d.origin.who, d.origin.transport
+        )));
+    }
+    if text.trim().is_empty() {
+        return Err(EngineError::Usage(format!(
+            "gate {}: the edited text is empty; approve it as shown, or reject it with a reason",
+            gate.name
+        )));
+    }
+    Ok((text != &gate.summary).then(|| text.clone()))
 }

@@ -71,6 +71,10 @@ pub struct Decision {
     pub shown_hash: Option<String>,
     /// A human takes over a gate an agent was to decide (recorded as a human decision).
     pub take_over: bool,
+    /// An approval with edits: the text a person approves instead of what the gate shows.
+    /// Only a gate its bundle marks editable takes one, and only from a human.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<String>,
 }
 
 /// Shortest prefix of a shown-hash accepted as naming it.
@@ -85,6 +89,13 @@ impl Decision {
             origin,
             shown_hash: None,
             take_over: false,
+            edited: None,
         }
+    }
+
+    /// This approval, with `text` approved instead of what the gate shows.
+    pub fn edited(mut self, text: impl Into<String>) -> Decision {
+        self.edited = Some(text.into());
+        self
     }
 }

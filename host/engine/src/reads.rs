@@ -178,9 +178,11 @@ pub fn log_page(store: &Store, run: u64, since: u64, limit: u32) -> Result<Vec<L
         .into_iter()
         .take_while(|t| t.run_id == run.id)
         .collect();
-    let ledger = match ticks.is_empty() {
-        true => Vec::new(),
-        false => store.ledger(run.id)?,
+    let ledger = match (ticks.first(), ticks.last()) {
+        (Some(first), Some(last)) => {
+            store.ledger_between(run.id, first.seq.saturating_sub(1), last.seq)?
+        }
+        _ => Vec::new(),
     };
     Ok(ticks
         .into_iter()

@@ -55,11 +55,18 @@ fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()
             // A human's decision, taken or refused by a rule (a refused one is kept inside
             // its violation tick).
             TickKind::Decision | TickKind::Violation if decider.as_deref() == Some("human") => {
-                let Some((gate, approved, by, transport, note)) = decision_of(&writes) else {
+                let Some((gate, approved, by, transport, note, edited)) = decision_of(&writes)
+                else {
                     return Ok(());
                 };
                 engine.set_transport(&transport);
-                let decided = engine.decide(&gate.to_string(), approved, note.as_deref(), &by);
+                let origin = crate::Origin::human(by, transport);
+                let mut d =
+                    crate::Decision::new(&gate.to_string(), approved, note.as_deref(), origin);
+                // A replay re-enacts what a person did: a take-over, an edit.
+                d.take_over = true;
+                d.edited = edited;
+                let decided = engine.decide_as(&d);
                 if kind == TickKind::Decision {
                     decided?;
                 }
@@ -69,7 +76,7 @@ fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()
             TickKind::Decision | TickKind::Violation
                 if decider.as_deref() == Some("agent") && run.status != RunStatus::Running =>
             {
-                let Some((gate, approved, by, transport, note)) = decision_of(&writes) else {
+                let Some((gate, approved, by, transport, note, _)) = decision_of(&writes) else {
                     return Ok(());
                 };
                 engine.set_transport(&transport);
@@ -107,8 +114,11 @@ fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()
     }
 }
 
+/// (gate, approved, by, transport, note, edited)
+type RecordedDecision = (u64, bool, String, String, Option<String>, Option<String>);
+
 /// The gate decision a tick's writes hold, directly or among the changes a rule refused.
-fn decision_of(writes: &[Write]) -> Option<(u64, bool, String, String, Option<String>)> {
+fn decision_of(writes: &[Write]) -> Option<RecordedDecision> {
     writes.iter().find_map(|w| match w {
         Write::GateDecide {
             id,
@@ -116,8 +126,16 @@ fn decision_of(writes: &[Write]) -> Option<(u64, bool, String, String, Option<St
             by,
             transport,
             note,
+            edited,
             ..
-        } => Some((*id, *approved, by.clone(), transport.clone(), note.clone())),
+        } => Some((
+            *id,
+            *approved,
+            by.clone(),
+            transport.clone(),
+            note.clone(),
+            edited.clone(),
+        )),
         Write::Refused { changes } => decision_of(changes),
         _ => None,
     })

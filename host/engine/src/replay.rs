@@ -110,7 +110,17 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
         .into());
     }
     let store = Store::open_read_only(db)?;
-    let runtime = Runtime::new(Limits::default(), None)?;
+    // Every component here is compiled through the project's cache (`.loom/cache`), so a
+    // large (Python, JavaScript) invariants component or bundle compiles once, not per
+    // replay; where the cache cannot be made (a read-only copy), without it.
+    let cache = opts
+        .root
+        .as_ref()
+        .map(|r| r.join(crate::project::DIR).join("cache"));
+    let runtime = match Runtime::new(Limits::default(), cache.clone()) {
+        Ok(r) => r,
+        Err(_) => Runtime::new(Limits::default(), None)?,
+    };
     let swapped = match &opts.invariants {
         Some(wasm) => Some(runtime.load_invariants(wasm)?),
         None => None,
@@ -125,13 +135,8 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
             .filter(|id| since.is_none_or(|s| *id >= s))
             .collect(),
     };
-    // Re-execution shares one runtime, its compiled-bundle cache in the project, and each
-    // bundle loaded once: `--all` over many runs of one bundle compiles and links it once.
-    let cache = opts
-        .root
-        .as_ref()
-        .map(|r| r.join(crate::project::DIR).join("cache"));
-    let mut rerun_runtime: Option<Runtime> = None;
+    // Re-execution shares one runtime and each bundle loaded once: `--all` over many runs of
+    // one bundle compiles and links it once.
     let mut loaded: HashMap<String, Rc<Bundle>> = HashMap::new();
     let mut out = Vec::new();
     for id in ids {
@@ -141,14 +146,6 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
         };
         if !opts.only {
             let started = Instant::now();
-            let runtime = match &rerun_runtime {
-                Some(r) => r.clone(),
-                None => {
-                    let r = Runtime::new(Limits::default(), cache.clone())?;
-                    rerun_runtime = Some(r.clone());
-                    r
-                }
-            };
             let hash = match &opts.bundle {
                 Some(_) => String::new(),
                 None => store.run(id)?.bundle_hash,

@@ -233,3 +233,36 @@ fn rejecting_an_uncertain_effect_ends_the_run() {
     assert_eq!(r.run.status, RunStatus::Failed);
     assert!(e.store().open_task().unwrap().is_none());
 }
+
+#[test]
+fn a_bundle_is_stored_once_compressed_and_a_new_process_runs_on_the_stored_copy() {
+    let dir = project(REPLIES, CONFIG);
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    e.start("one", loom_guests::TESTKIT, None).unwrap();
+    e.decide("finish", true, None, "ann").unwrap();
+    let r = e.start("two", loom_guests::TESTKIT, None).unwrap();
+    let hash = r.run.bundle_hash.clone();
+    assert_eq!(
+        e.store().blob(&hash).unwrap().as_deref(),
+        Some(loom_guests::TESTKIT)
+    );
+    drop(e);
+
+    let conn = rusqlite::Connection::open(dir.path().join(".loom/loom.db")).unwrap();
+    let (copies, codec, size, stored): (i64, String, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), max(codec), max(size), max(length(data)) FROM blobs WHERE hash = ?1",
+            [&hash],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    drop(conn);
+    assert_eq!(copies, 1);
+    assert_eq!(codec, "zstd");
+    assert_eq!(size, loom_guests::TESTKIT.len() as i64);
+    assert!(stored * 2 < size, "{stored} bytes stored of {size}");
+
+    let mut e = Engine::open(dir.path(), Box::new(Silent), "test").unwrap();
+    let r = e.decide("finish", true, None, "ann").unwrap();
+    assert_eq!(r.run.status, RunStatus::Done);
+}

@@ -24,6 +24,17 @@ pub fn faulty() -> Result<&'static std::path::Path, &'static str> {
     guest(env!("LOOM_GUEST_PY_FAULTY"))
 }
 
+/// The pinned toolchain the guests were built with: (a Python with the SDK's build
+/// dependencies, componentize-py), for tests that build a bundle as its author would.
+pub fn toolchain() -> Result<(&'static std::path::Path, &'static std::path::Path), &'static str> {
+    guest(env!("LOOM_PY_TOOLCHAIN_PYTHON")).map(|python| {
+        (
+            python,
+            std::path::Path::new(env!("LOOM_PY_TOOLCHAIN_COMPONENTIZE")),
+        )
+    })
+}
+
 /// A Python guest for a test: its path; or, when the toolchain is absent, `None` after
 /// printing why, and in CI (`CI=true`) a panic, because there it must be present.
 pub fn for_test(

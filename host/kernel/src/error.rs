@@ -50,6 +50,9 @@ pub enum KernelError {
     #[error("{}", refused(.0))]
     Violated(Vec<Violation>),
 
+    #[error("gate {0}: only an approval can carry edits; reject it with a reason instead")]
+    EditedRejection(String),
+
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
 

@@ -9,6 +9,7 @@
 //! The kernel knows nothing of how bundles are loaded, what effects are performed with, or what
 //! a run's words mean: those are the engine's, the runtime's and the bundle's.
 
+mod blobs;
 mod commit;
 mod error;
 pub mod hash;

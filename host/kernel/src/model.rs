@@ -277,6 +277,13 @@ pub enum Write {
         by: String,
         transport: String,
         note: Option<String>,
+        /// An approval with edits: the text the decider approved instead of what it was shown
+        /// (the gate's `shown_hash`), and that text's SHA-256. Absent otherwise, and in every
+        /// run recorded before edits existed, whose JSON (and so chain) is unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edited: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edited_hash: Option<String>,
     },
     RunStatus {
         status: RunStatus,

@@ -1,6 +1,7 @@
 //! Read queries shared by [`crate::Store`] (committed state) and [`crate::View`] (state inside an
 //! open tick). Every statement is `prepare_cached`: a tick runs the same few many times.
 
+pub(crate) use crate::blobs::{blob, put_blob, put_blob_compressed};
 use crate::error::{KernelError, Result};
 use crate::model::*;
 use crate::texts::{self, text_col};
@@ -348,6 +349,28 @@ pub(crate) fn ledger(conn: &Connection, run: u64) -> Result<Vec<LedgerRow>> {
     rows.into_iter().map(finish_ledger).collect()
 }
 
+/// The ledger rows of `run`'s ticks `from < seq <= to`, in ledger order: one page of a log
+/// reads its own rows, not the run's whole ledger.
+pub(crate) fn ledger_between(
+    conn: &Connection,
+    run: u64,
+    from: u64,
+    to: u64,
+) -> Result<Vec<LedgerRow>> {
+    let mut st = conn.prepare_cached(&ledger_between_sql())?;
+    let rows = st
+        .query_map(params![run as i64, from as i64, to as i64], ledger_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(finish_ledger).collect()
+}
+
+pub(crate) fn ledger_between_sql() -> String {
+    format!(
+        "SELECT {LEDGER_COLS} FROM ledger WHERE run_id = ?1 AND seq > ?2 AND seq <= ?3 \
+         ORDER BY seq, key, attempt"
+    )
+}
+
 /// The SQL of the bounded reads, which a test runs through `EXPLAIN QUERY PLAN`.
 ///
 /// `latest_gate` finds the id in `gates_name` (a covering seek) and reads that one row by its
@@ -567,19 +590,4 @@ pub(crate) fn violations(conn: &Connection, run: u64) -> Result<Vec<ViolationRow
             })
         })
         .collect()
-}
-
-pub(crate) fn blob(conn: &Connection, hash: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
-        .query_row([hash], |r| r.get(0))
-        .optional()?)
-}
-
-/// Stores `data` under its SHA-256; storing the same bytes twice is a no-op.
-pub(crate) fn put_blob(conn: &Connection, data: &[u8]) -> Result<String> {
-    let hash = crate::hash::sha256_hex(data);
-    conn.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?
-        .execute(params![hash, data.len() as i64, data])?;
-    Ok(hash)
 }

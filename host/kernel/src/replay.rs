@@ -234,8 +234,18 @@ impl<'s> Replay<'s> {
                 by,
                 transport,
                 note,
+                edited,
+                ..
             } => tick
-                .decide_gate(*id, *approved, *decider, by, transport, note.as_deref())
+                .decide_gate_edited(
+                    *id,
+                    *approved,
+                    *decider,
+                    by,
+                    transport,
+                    note.as_deref(),
+                    edited.as_deref(),
+                )
                 .map(|_| ()),
             Write::RunStatus {
                 status,

@@ -146,6 +146,11 @@ CREATE INDEX ledger_order ON ledger(run_id, seq, key, attempt);
 CREATE INDEX gates_pending ON gates(run_id, name, id) WHERE status = 'pending';
 CREATE INDEX violations_run ON violations(run_id, id);
 "#,
+    // 5: a blob may be stored compressed (a bundle's component: an interpreted language's is
+    // ~19 MB, and zstd keeps a third of it). `codec` says how `data` is held; `size` and
+    // `hash` stay those of the bytes as given, so a blob is still found by its content. Rows an
+    // older loom wrote are `raw` and read the same.
+    "ALTER TABLE blobs ADD COLUMN codec TEXT NOT NULL DEFAULT 'raw';",
 ];
 
 /// `PRAGMA application_id` of a loom database: "loom" in ASCII, read as a big-endian number.
@@ -156,17 +161,25 @@ pub const APPLICATION_ID: i64 = 0x6c6f_6f6d;
 /// no loom schema version (which migration 1 would otherwise fill with loom's tables). A new,
 /// empty file and a database of an older loom (schema 1, before the id) pass.
 pub fn check_identity(conn: &Connection) -> Result<(), KernelError> {
-    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    // One statement, so one snapshot: read one by one, another process's migration 1 could
+    // commit in between, and a fresh file would look like someone else's tables with no
+    // schema version.
+    let (app, version, tables): (i64, i64, Option<String>) = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT group_concat(name, ', ') FROM \
+                   (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     if app != 0 && app != APPLICATION_ID {
         return Err(KernelError::NotLoom {
             why: format!("it belongs to another application (its SQLite application id is {app})"),
         });
     }
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let tables: Vec<&str> = tables
+        .as_deref()
+        .map_or(Vec::new(), |t| t.split(", ").collect());
     if version == 0 && !tables.is_empty() {
         return Err(KernelError::NotLoom {
             why: format!(
@@ -175,7 +188,7 @@ pub fn check_identity(conn: &Connection) -> Result<(), KernelError> {
             ),
         });
     }
-    if version > 0 && !tables.iter().any(|t| t == "ticks") {
+    if version > 0 && !tables.contains(&"ticks") {
         return Err(KernelError::NotLoom {
             why: format!("it has schema version {version} but no table of loom's"),
         });
@@ -294,6 +307,7 @@ mod tests {
             "770a06fcf5920bf1c89de335d730d1545c9e8c896293ef73cb5820dec9d49267",
             "7fc77e387a3482a2e2ab0ad0b7e01d556db8f63fbb1afcaeaa8a3b57bcc87f14",
             "dd79b092fbca49dcd9ae5018321bd8969f9f55471d5aa3eb8104883cb171b0c4",
+            "c4be5c88a8a7ed550d06a351102bc78ffa0d28eb196b7c8ea0d1ca0db2c214ed",
         ];
         let hashes: Vec<String> = MIGRATIONS
             .iter()

@@ -408,6 +408,14 @@ impl Store {
         query::put_blob(&self.conn, data)
     }
 
+    /// Stores large binary bytes (a bundle's component) compressed; read back with [`blob`].
+    ///
+    /// [`blob`]: Store::blob
+    pub fn put_blob_compressed(&self, data: &[u8]) -> Result<String> {
+        query::put_blob_compressed(&self.conn, data)
+    }
+
+    /// The bytes stored under `hash` (decompressed if stored compressed).
     pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         query::blob(&self.conn, hash)
     }
@@ -443,6 +451,12 @@ impl Store {
 
     pub fn ledger(&self, run: u64) -> Result<Vec<LedgerRow>> {
         query::ledger(&self.conn, run)
+    }
+
+    /// The ledger rows of `run`'s ticks with `from < seq <= to`, in ledger order (through the
+    /// `ledger_order` index, so a page costs the same however long the run).
+    pub fn ledger_between(&self, run: u64, from: u64, to: u64) -> Result<Vec<LedgerRow>> {
+        query::ledger_between(&self.conn, run, from, to)
     }
 
     /// Gate `id` of `run`, if there is one (decided or not).

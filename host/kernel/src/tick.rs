@@ -380,6 +380,26 @@ impl<'s> Tick<'s> {
         transport: &str,
         note: Option<&str>,
     ) -> Result<Gate> {
+        self.decide_gate_edited(id, approved, decider, by, transport, note, None)
+    }
+
+    /// [`Tick::decide_gate`], approving `edited` instead of what the gate showed: the edited
+    /// text and its hash are recorded with the decision, so the chain proves both what the
+    /// decider was shown and what they approved. Only an approval can carry edits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_gate_edited(
+        &mut self,
+        id: u64,
+        approved: bool,
+        decider: Decider,
+        by: &str,
+        transport: &str,
+        note: Option<&str>,
+        edited: Option<&str>,
+    ) -> Result<Gate> {
+        if edited.is_some() && !approved {
+            return Err(KernelError::EditedRejection(id.to_string()));
+        }
         let gate = query::gate(&self.store.conn, self.token.run, id)?
             .filter(|g| g.status == GateStatus::Pending)
             .ok_or_else(|| KernelError::NoSuchGate(id.to_string()))?;
@@ -419,6 +439,8 @@ impl<'s> Tick<'s> {
             by: by.to_owned(),
             transport: transport.to_owned(),
             note: note.map(str::to_owned),
+            edited: edited.map(str::to_owned),
+            edited_hash: edited.map(|e| sha256_hex(e.as_bytes())),
         });
         Ok(gate)
     }

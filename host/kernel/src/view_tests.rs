@@ -116,3 +116,34 @@ fn bounded_reads_use_an_index_and_sort_nothing() {
     );
     assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:?}");
 }
+
+/// A page of the log reads its ticks' ledger rows through `ledger_order`, and the same rows a
+/// whole read gives.
+#[test]
+fn ledger_rows_between_two_ticks_agree_with_the_whole_ledger_and_use_the_index() {
+    let store = Store::open_in_memory().unwrap();
+    let run = busy_run(&store);
+    let ledger = store.ledger(run).unwrap();
+    let last = store.run(run).unwrap().last_seq;
+    for from in 0..=last {
+        for to in from..=last + 1 {
+            let want: Vec<LedgerRow> = ledger
+                .iter()
+                .filter(|r| r.seq > from && r.seq <= to)
+                .cloned()
+                .collect();
+            assert_eq!(
+                store.ledger_between(run, from, to).unwrap(),
+                want,
+                "{from}..{to}"
+            );
+        }
+    }
+    let plan = plan(&store, &query::ledger_between_sql(), (1, 2, 3));
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("USING INDEX ledger_order (run_id=? AND seq>?")),
+        "{plan:?}"
+    );
+    assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:?}");
+}

@@ -225,3 +225,33 @@ fn unknown_phase_fails() {
     run.s.phase = "deploy".into();
     assert!(matches!(run.next(), NextStep::Fail(r) if r.contains("deploy")));
 }
+
+#[test]
+fn a_plan_approved_with_edits_is_the_plan_the_implementer_follows() {
+    for (edited, plan) in [
+        // The gate's whole text, the heading kept.
+        (
+            "Task: add a --json flag\n\nPlan:\n1. add the flag\n2. test it\n3. document it\n",
+            "1. add the flag\n2. test it\n3. document it",
+        ),
+        // The heading dropped: all of it is the plan.
+        ("only add the flag", "only add the flag"),
+    ] {
+        let mut run = Run::new();
+        run.effect("plan", agent("1. add the flag\n2. test it"))
+            .unwrap();
+        run.decide_edited("plan", true, Decider::Human, None, Some(edited))
+            .unwrap();
+        assert_eq!(run.fact("plan", "text"), Some(json!({ "text": plan })));
+        let e = run.effect("implement", agent(&diff_reply())).unwrap();
+        assert_eq!(arg(&e, "plan").as_text(), Some(plan));
+    }
+    // An edit that leaves no plan is refused: the gate stays open for another decision.
+    let mut run = Run::new();
+    run.effect("plan", agent("1. add the flag")).unwrap();
+    let edited = "Task: add a --json flag\n\nPlan:\n  \n";
+    assert!(run
+        .decide_edited("plan", true, Decider::Human, None, Some(edited))
+        .is_err());
+    assert_eq!(run.s.phase, "plan");
+}

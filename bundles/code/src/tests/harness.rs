@@ -106,6 +106,18 @@ impl Run {
         decider: Decider,
         note: Option<&str>,
     ) -> Result<GateStep, Refused> {
+        self.decide_edited(gate, approved, decider, note, None)
+    }
+
+    /// [`Run::decide`], approving `edited` instead of what the gate showed.
+    pub fn decide_edited(
+        &mut self,
+        gate: &str,
+        approved: bool,
+        decider: Decider,
+        note: Option<&str>,
+        edited: Option<&str>,
+    ) -> Result<GateStep, Refused> {
         let g = self.expect_gate(gate);
         self.seq += 1;
         let by = format!("{}:tester", decider.as_str());
@@ -129,7 +141,7 @@ impl Run {
             decider,
             by,
             note: note.map(Into::into),
-            edited: None,
+            edited: edited.map(Into::into),
         });
         self.commit(s, gate, &outcome)?;
         Ok(g)

@@ -67,6 +67,9 @@ pub struct DecisionBody {
     shown_hash: Option<String>,
     #[serde(default)]
     take_over: bool,
+    /// An approval with edits: the text approved instead of what the gate shows (a person's
+    /// decision, on a gate its bundle marks editable).
+    edited: Option<String>,
     /// Who decides: only the local CLI may say (a user is who their token says).
     #[serde(rename = "as")]
     who: Option<String>,
@@ -106,6 +109,7 @@ pub async fn decide(
     let mut decision = Decision::new(&gate, d.approved, d.note.as_deref(), origin(&caller, d.who));
     decision.shown_hash = d.shown_hash;
     decision.take_over = d.take_over;
+    decision.edited = d.edited;
     let by = decision.origin.who.clone();
     let run = app.handle.decide(decision).await?;
     ok(Decided {
