@@ -74,7 +74,7 @@ export function failureOf(e) {
   let stack = null;
   if (e instanceof Error) {
     message = safe(() => (e.message ? `${e.name}: ${e.message}` : e.name)) ?? "Error";
-    stack = safe(() => (typeof e.stack === "string" && e.stack.trim() ? e.stack : null));
+    stack = safe(() => (typeof e.stack === "string" && e.stack.trim() ? authorFrames(e.stack) : null));
     const cause = safe(() => e.cause);
     if (cause instanceof Error) {
       const inner = failureOf(cause);
@@ -85,6 +85,30 @@ export function failureOf(e) {
     message = `thrown value: ${typeof e === "string" ? e : describe(e)}`;
   }
   return new Failure(cut(message, MESSAGE_CHARS_MAX), stack === null ? null : cut(stack, TRACEBACK_CHARS_MAX));
+}
+
+// Where this module lives, read off a stack frame: "file:///.../src/bundle.js" natively,
+// "/node_modules/loom-bundle/src/bundle.js" inside the component. Frames in that directory
+// at the bottom of a stack are the SDK calling the author's code, the same every time.
+const SDK_SRC = (() => {
+  const frame = (new Error().stack ?? "").split("\n").find((l) => l.includes("bundle.js"));
+  const at = frame?.match(/\(?((?:file:\/\/)?\/[^():]*\/)bundle\.js/);
+  return at ? at[1] : null;
+})();
+
+/** `stack` cut where the SDK's frames that called the author's code begin: the first SDK
+ * frame below an author's frame. (An SDK frame above the author's, as when `fact.json()`
+ * throws on a bad value, says where it was thrown and is kept.) */
+export function authorFrames(stack) {
+  if (SDK_SRC === null) return stack;
+  const lines = stack.split("\n");
+  let author = false;
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s+at /.test(lines[i])) continue;
+    if (!lines[i].includes(SDK_SRC)) author = true;
+    else if (author) return lines.slice(0, i).join("\n");
+  }
+  return stack;
 }
 
 function safe(fn) {

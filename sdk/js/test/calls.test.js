@@ -55,3 +55,13 @@ test("builders check what the contract cannot carry", () => {
   assert.deepEqual(violation("r", "m", ["fact:k/a"]).rows, ["fact:k/a"]);
   assert.throws(() => defineBundle({ manifest() {} }), /needs a next\(\) function/);
 });
+
+test("the stack ends at the author's code: the SDK's frames that called it are cut", () => {
+  function author() {
+    throw new Error("here");
+  }
+  const r = callNext(defineBundle({ ...base, next: () => author() }), null);
+  const frames = r.value.traceback.split("\n").filter((l) => /^\s+at /.test(l));
+  assert.match(frames[0], /at author \(/);
+  assert.ok(!frames.some((l) => l.includes("/src/bundle.js")), r.value.traceback);
+});
