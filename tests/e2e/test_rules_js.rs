@@ -147,5 +147,15 @@ fn a_js_exception_reaches_loom_with_its_stack_and_log_lines() {
             );
         }
     }
+    // The clock is stubbed out (it would trap); the SDK makes reading it an error that says so.
+    expect_code(&loom(&dir, &["abandon"]), 0);
+    let out = expect_code(
+        &loom(&dir, &["run", "--bundle", faulty, "read the clock"]),
+        5,
+    );
+    assert!(
+        out.contains("failed in logic.next: Error: a bundle has no clock: take the time from the tick (tick.unixMs)"),
+        "{out}"
+    );
     assert_replays_identically(&dir);
 }

@@ -1,6 +1,7 @@
 //! `cargo bench -p loom-guests-js --bench js [-- --load-rounds N --cached-rounds N --tick-rounds N]`
 //!
-//! What a JavaScript (QuickJS) bundle costs, as medians: the SDK's example `hello` bundle.
+//! What a JavaScript (QuickJS) bundle costs, as medians: the JS SDK's example `hello` bundle
+//! against the Rust SDK's `hello` (the same bundle in Rust), in the same process.
 //!
 //! - **first load**: a new runtime with an empty compile cache loads the component (wasmtime
 //!   compiles it and writes the cache): what the first command on a machine pays;
@@ -41,41 +42,10 @@ fn load(wasm: &[u8], cache: &Path) -> Bundle {
     rt.load_bundle(wasm).expect("load")
 }
 
-fn main() {
-    let (load_rounds, cached_rounds, tick_rounds) = (
-        arg("--load-rounds", 3),
-        arg("--cached-rounds", 15),
-        arg("--tick-rounds", 15),
-    );
-    let path = loom_guests_js::hello().unwrap_or_else(|why| {
-        eprintln!("{why}");
-        std::process::exit(1)
-    });
-    let wasm = std::fs::read(path).expect("read the hello bundle");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    println!(
-        "JavaScript `hello` bundle {:.2} MB",
-        wasm.len() as f64 / 1e6
-    );
-
-    let first: Vec<f64> = (0..load_rounds)
-        .map(|round| ms(|| drop(load(&wasm, &tmp.path().join(format!("c{round}"))))))
-        .collect();
-    let warm = tmp.path().join("c0");
-    let cached: Vec<f64> = (0..cached_rounds)
-        .map(|_| ms(|| drop(load(&wasm, &warm))))
-        .collect();
-    println!(
-        "first load (compile)  {:>9.1} ms ({load_rounds} rounds)",
-        median(first)
-    );
-    println!(
-        "cached load           {:>9.2} ms ({cached_rounds} rounds)",
-        median(cached)
-    );
-
-    let store = Store::open(&tmp.path().join("loom.db"), Durability::Normal).expect("store");
-    let bundle = load(&wasm, &warm);
+/// Per-call medians (ms) of `next`, `apply` and `check` on a run of `bundle` in `draft`.
+fn per_tick(db: &Path, bundle: &Bundle, rounds: usize) -> [f64; 3] {
+    // A store of its own: one project has one open task.
+    let store = Store::open(db, Durability::Normal).expect("store");
     let m = bundle.manifest();
     let new = NewRun {
         title: "the loom team".into(),
@@ -86,7 +56,7 @@ fn main() {
         settings: "{}".into(),
         options: "{}".into(),
     };
-    let mut tick = store.begin_run(&new, None).expect("run");
+    let tick = store.begin_run(&new, None).expect("run");
     let run = tick.token().run;
     tick.commit(TickMeta::new(TickKind::Start, "start"), None)
         .expect("start");
@@ -102,7 +72,7 @@ fn main() {
         diff_hash: None,
     });
     let (mut next, mut apply, mut check) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..tick_rounds {
+    for _ in 0..rounds {
         let n = 20;
         let (mut a, mut b, mut c) = (0.0, 0.0, 0.0);
         for _ in 0..n {
@@ -119,10 +89,71 @@ fn main() {
         apply.push(b / f64::from(n));
         check.push(c / f64::from(n));
     }
-    let (n, a, c) = (median(next), median(apply), median(check));
-    println!("per tick, median of {tick_rounds} rounds of 20");
-    println!("next                  {n:>9.3} ms");
-    println!("apply                 {a:>9.3} ms");
-    println!("check                 {c:>9.3} ms");
-    println!("next + apply + check  {:>9.3} ms", n + a + c);
+    [median(next), median(apply), median(check)]
+}
+
+fn main() {
+    let (load_rounds, cached_rounds, tick_rounds) = (
+        arg("--load-rounds", 3),
+        arg("--cached-rounds", 15),
+        arg("--tick-rounds", 15),
+    );
+    let path = loom_guests_js::hello().unwrap_or_else(|why| {
+        eprintln!("{why}");
+        std::process::exit(1)
+    });
+    let js_wasm = std::fs::read(path).expect("read the JS hello bundle");
+    let rs_wasm = loom_guests::HELLO;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    println!(
+        "JavaScript `hello` bundle {:.2} MB, Rust `hello` bundle {:.2} MB",
+        js_wasm.len() as f64 / 1e6,
+        rs_wasm.len() as f64 / 1e6
+    );
+    let (mut js_first, mut rs_first) = (Vec::new(), Vec::new());
+    for round in 0..load_rounds {
+        js_first.push(ms(|| {
+            drop(load(&js_wasm, &tmp.path().join(format!("js{round}"))))
+        }));
+        rs_first.push(ms(|| {
+            drop(load(rs_wasm, &tmp.path().join(format!("rs{round}"))))
+        }));
+    }
+    let (warm_js, warm_rs) = (tmp.path().join("js0"), tmp.path().join("rs0"));
+    let (mut js_cached, mut rs_cached) = (Vec::new(), Vec::new());
+    for _ in 0..cached_rounds {
+        js_cached.push(ms(|| drop(load(&js_wasm, &warm_js))));
+        rs_cached.push(ms(|| drop(load(rs_wasm, &warm_rs))));
+    }
+    println!("load, median of rounds     JavaScript      Rust");
+    println!(
+        "first (compile)      {:>12.1} ms {:>8.1} ms   ({load_rounds} rounds)",
+        median(js_first),
+        median(rs_first)
+    );
+    println!(
+        "cached               {:>12.2} ms {:>8.2} ms   ({cached_rounds} rounds)",
+        median(js_cached),
+        median(rs_cached)
+    );
+
+    let js = per_tick(
+        &tmp.path().join("js.db"),
+        &load(&js_wasm, &warm_js),
+        tick_rounds,
+    );
+    let rs = per_tick(
+        &tmp.path().join("rs.db"),
+        &load(rs_wasm, &warm_rs),
+        tick_rounds,
+    );
+    println!("per tick, median of {tick_rounds} rounds of 20   JavaScript      Rust");
+    for (i, call) in ["next", "apply", "check"].iter().enumerate() {
+        println!("{call:<20} {:>12.3} ms {:>8.3} ms", js[i], rs[i]);
+    }
+    println!(
+        "next + apply + check {:>12.3} ms {:>8.3} ms",
+        js.iter().sum::<f64>(),
+        rs.iter().sum::<f64>()
+    );
 }

@@ -22,7 +22,7 @@ pub fn hello() -> Result<&'static Path, &'static str> {
 }
 
 /// A test bundle (`sdk/js/test/guest/faulty.js`) that throws where its task title says
-/// (`throw in next`, `throw in apply`, `throw in check`).
+/// (`throw in next`, `throw in apply`, `throw in check`) or reads the clock (`read the clock`).
 pub fn faulty() -> Result<&'static Path, &'static str> {
     guest(env!("LOOM_GUEST_JS_FAULTY"))
 }

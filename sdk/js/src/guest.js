@@ -9,4 +9,25 @@ import hostLog from "loom:bundle/log@0.2.0";
 import hostView from "loom:bundle/view@0.2.0";
 import { makeExports } from "./convert.js";
 
-export const exportsFor = (bundle) => makeExports(bundle, hostView, hostLog);
+export function exportsFor(bundle) {
+  noClock();
+  return makeExports(bundle, hostView, hostLog);
+}
+
+/** Reading the clock (`Date.now()`, `new Date()`, `Date()`) reaches the stubbed WASI clock,
+ * which traps: the call would fail as `unreachable`, its message lost. Each throws an Error
+ * saying where the time comes from instead. A date built from a given time still works. */
+function noClock() {
+  const RealDate = Date;
+  const refuse = () => {
+    throw new Error("a bundle has no clock: take the time from the tick (tick.unixMs)");
+  };
+  RealDate.now = refuse;
+  globalThis.Date = new Proxy(RealDate, {
+    apply: refuse,
+    construct(target, args, newTarget) {
+      if (args.length === 0) refuse();
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
+}

@@ -1,5 +1,6 @@
 // A test guest that throws where its task title says ("throw in next", "throw in apply",
-// "throw in check"), so a test can see a JS exception reach loom's message with its stack.
+// "throw in check"), or reads the clock ("read the clock"), so a test can see a JS exception
+// reach loom's message with its stack.
 
 import { Change, Manifest, NextStep, Param, Step, Template, defineBundle, log, view } from "loom-bundle";
 
@@ -20,6 +21,7 @@ export default defineBundle({
       log.warn("about to fail in next");
       failHere("next");
     }
+    if (title === "read the clock") return NextStep.finish(`it is ${Date.now()}`);
     if (view.phase() === "done") return NextStep.finish("done");
     return NextStep.agent("work", "worker", "do", { task: title });
   },
