@@ -26,6 +26,7 @@ mod test_provider_choices;
 mod test_providers;
 mod test_race;
 mod test_replay;
+mod test_rules_js;
 mod test_serve;
 mod test_serve_api;
 mod test_telegram;
