@@ -17,6 +17,17 @@ const SOURCES: &[(&str, &str, &str)] = &[
     ("python", "sdk/python/loom_bundle", "loom_bundle"),
     ("python", "sdk/python/example/hello.py", "app.py"),
     ("python", "sdk/python/example/test_hello.py", "test_app.py"),
+    (
+        "js",
+        "sdk/js/package.json",
+        "vendor/loom-bundle/package.json",
+    ),
+    ("js", "sdk/js/README.md", "vendor/loom-bundle/README.md"),
+    ("js", "sdk/js/src", "vendor/loom-bundle/src"),
+    ("js", "sdk/js/bin", "vendor/loom-bundle/bin"),
+    ("js", "sdk/js/wit", "vendor/loom-bundle/wit"),
+    ("js", "sdk/js/example/hello.js", "src/app.js"),
+    ("js", "sdk/js/example/hello.test.js", "src/app.test.js"),
 ];
 
 fn main() {
@@ -69,7 +80,11 @@ fn collect(from: &Path, to: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name_str = name.to_string_lossy();
-        if name_str == "__pycache__" || name_str.starts_with('.') || name_str.ends_with(".pyc") {
+        if name_str == "__pycache__"
+            || name_str == "node_modules"
+            || name_str.starts_with('.')
+            || name_str.ends_with(".pyc")
+        {
             continue;
         }
         collect(&entry.path(), &to.join(&name), out);

@@ -122,6 +122,8 @@ fn build(workspace: &Path, target_dir: &Path, out_dir: &Path) -> Result<(), Stri
             .map_err(|e| format!("cannot copy {} to {}: {e}", cached.display(), to.display()))?;
         println!("cargo:rustc-env={env_name}={}", to.display());
     }
+    // The toolchain itself, for tests that build a bundle the way its author would.
+    println!("cargo:rustc-env=LOOM_JS_TOOLCHAIN={}", tools.display());
     println!("cargo:rustc-env=LOOM_JS_GUESTS_MISSING=");
     Ok(())
 }
@@ -190,6 +192,7 @@ fn missing(reason: &str) -> Result<(), String> {
     for (_, _, env_name) in JS_GUESTS {
         println!("cargo:rustc-env={env_name}=");
     }
+    println!("cargo:rustc-env=LOOM_JS_TOOLCHAIN=");
     println!("cargo:rustc-env=LOOM_JS_GUESTS_MISSING={reason}");
     Ok(())
 }

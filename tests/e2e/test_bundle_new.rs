@@ -143,3 +143,28 @@ fn a_bad_name_or_a_used_directory_is_a_usage_error_that_writes_nothing() {
         "mine"
     );
 }
+
+#[test]
+fn a_js_scaffold_tests_builds_checks_and_runs_outside_the_checkout() {
+    let Some(tools) = loom_guests_js::for_test(loom_guests_js::toolchain()) else {
+        return;
+    };
+    let (_tmp, dir) = scaffold("greeter-three", "js");
+    // The SDK is a `file:` dependency, linked from the scaffold itself. The componentizer comes
+    // from the pinned tools CI installed (a user's `npm install` fetches the same version).
+    let npm = |args: &[&str]| {
+        let mut c = Command::new("npm");
+        c.args(args)
+            .args(["--no-audit", "--no-fund", "--loglevel=error"])
+            .env("LOOM_JS_TOOLS", tools);
+        c
+    };
+    run_ok(
+        &mut npm(&["install", "--omit=dev", "--prefer-offline"]),
+        &dir,
+    );
+    let t = run_ok(&mut npm(&["test"]), &dir);
+    assert!(t.contains("# fail 0"), "{t}");
+    run_ok(&mut npm(&["run", "build"]), &dir);
+    check_and_run(&dir, "greeter-three.wasm");
+}

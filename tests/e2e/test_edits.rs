@@ -168,3 +168,55 @@ fn a_gate_its_bundle_does_not_mark_editable_refuses_an_edit() {
     assert!(t.contains("gate accept is not editable"), "{t}");
     assert_eq!(status_json(&dir)["run"]["last_seq"], s["run"]["last_seq"]);
 }
+
+/// The `code` bundle under the manual policy: a person approves the plan with edits, and the
+/// implementer's rendered prompt (its ledger row's request) holds the edited plan.
+#[test]
+fn an_edited_plan_is_what_the_implementer_is_asked_to_follow() {
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    let (tmp, dir) = project(&config("manual", ""), &replies);
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for lists of even length"]),
+        10,
+    );
+    let edited = tmp.path().join("plan.txt");
+    std::fs::write(
+        &edited,
+        "1. fix the even case\n2. keep the odd case as it is (edited by ann)",
+    )
+    .unwrap();
+    let t = expect_code(
+        &loom(
+            &dir,
+            &["approve", "plan", "--edited", edited.to_str().unwrap()],
+        ),
+        10,
+    );
+    assert!(t.contains("approved with edits gate plan"), "{t}");
+    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
+    let hash: String = db
+        .query_row(
+            "SELECT request_hash FROM ledger WHERE step = 'implement' AND status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let prompt: Vec<u8> = db
+        .query_row("SELECT data FROM blobs WHERE hash = ?1", [&hash], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let prompt = String::from_utf8_lossy(&prompt);
+    assert!(
+        prompt.contains("keep the odd case as it is (edited by ann)"),
+        "{prompt}"
+    );
+    drop(db);
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}

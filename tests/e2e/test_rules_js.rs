@@ -57,7 +57,8 @@ fn a_js_rules_exception_reaches_loom_with_its_stack() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo(tmp.path());
-    let out = text(&loom(&dir, &["replay", "1", "--invariants", broken]));
+    // Rules that could not run checked nothing: a bundle fault, not a pass.
+    let out = expect_code(&loom(&dir, &["replay", "1", "--invariants", broken]), 5);
     // The demo reaches review at tick 6: the rule's error, with its text, where it was thrown
     // and the author's frames only (the SDK's own frames below them are cut).
     let want = "invariants rules at tick 6: bundle sha256:";

@@ -282,8 +282,8 @@ fn main() {
         near.ticks, far_p.ticks
     );
     println!(
-        "{:<11} {:>12} {:>12} {:>8}   {}",
-        "tick", "near µs", "far µs", "far/near", "far/near per round"
+        "{:<11} {:>12} {:>12} {:>8}   far/near per round",
+        "tick", "near µs", "far µs", "far/near"
     );
     for kind in ["effect", "decision", "gate-open"] {
         let Some((n, f)) = samples.get(kind) else {

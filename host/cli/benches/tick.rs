@@ -37,11 +37,6 @@ struct Sample {
 }
 
 impl Sample {
-    fn add(&mut self, other: Sample) {
-        self.wall_s += other.wall_s;
-        self.cpu_s += other.cpu_s;
-        self.n += other.n;
-    }
     fn us(&self) -> f64 {
         self.wall_s / self.n as f64 * 1e6
     }

@@ -27,7 +27,8 @@ codes! {
                   refused a decision, or the asker may not decide that gate (nothing recorded)";
     /// The bundle could not be loaded, or it faulted.
     BUNDLE = 5: "the bundle could not be loaded, or it faulted (trapped, panicked, went over a \
-                 limit): the run stopped and resuming faults the same way";
+                 limit): the run stopped and resuming faults the same way; for `loom replay`, \
+                 rules that could not run";
     /// Another loom process drives this project (it is named); nothing was done.
     BUSY = 6: "another loom process drives this project; it is named and nothing was done \
                (`--wait` waits for it)";

@@ -273,6 +273,8 @@ pub fn log(entries: &[LogEntry]) {
 pub fn replay(reports: &[loom_engine::replay::RunReplay], json: bool) -> anyhow::Result<u8> {
     let diverged = reports.iter().any(|r| !r.identical);
     let fired = reports.iter().any(|r| !r.firings.is_empty());
+    // Rules that could not run checked nothing: that is the rules' fault, not a pass.
+    let faulted = reports.iter().any(|r| !r.faults.is_empty());
     if json {
         crate::print_json(
             &reports
@@ -311,6 +313,8 @@ pub fn replay(reports: &[loom_engine::replay::RunReplay], json: bool) -> anyhow:
     }
     Ok(if diverged {
         crate::exit::BROKEN
+    } else if faulted {
+        crate::exit::BUNDLE
     } else if fired {
         crate::exit::FIRED
     } else {

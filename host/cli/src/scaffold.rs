@@ -1,6 +1,6 @@
-//! `loom bundle new NAME --lang rust|python`: a bundle that builds and passes its own tests out
-//! of the box, anywhere. The SDK is vendored into it (the Rust crate with its WIT, or the
-//! Python package), so it needs no loom checkout, and it starts from the example bundle loom's
+//! `loom bundle new NAME --lang rust|python|js`: a bundle that builds and passes its own tests
+//! out of the box, anywhere. The SDK is vendored into it (the Rust crate with its WIT, the
+//! Python package, or the JavaScript package), so it needs no loom checkout, and it starts from the example bundle loom's
 //! own tests build and run: a `writer` agent drafts, a person approves (and may edit), a rule
 //! holds.
 
@@ -18,6 +18,8 @@ pub enum Lang {
     Rust,
     /// A Python module on the vendored loom_bundle SDK, built with componentize-py
     Python,
+    /// An ES module on the vendored loom-bundle SDK, built with componentize-qjs
+    Js,
 }
 
 impl Lang {
@@ -25,6 +27,7 @@ impl Lang {
         match self {
             Lang::Rust => "rust",
             Lang::Python => "python",
+            Lang::Js => "js",
         }
     }
 }
@@ -84,6 +87,14 @@ pub fn files(name: &str, lang: Lang) -> Vec<(String, String)> {
                 "__pycache__/\n*.wasm\n/.loom/\n".into(),
             ));
         }
+        Lang::Js => {
+            out.push(("package.json".into(), js_package(name)));
+            out.push(("README.md".into(), js_readme(name)));
+            out.push((
+                ".gitignore".into(),
+                "node_modules/\n*.wasm\n/.loom/\n".into(),
+            ));
+        }
     }
     out.push(("demo/replies.toml".into(), DEMO_REPLIES.into()));
     out.push(("loom.toml".into(), DEMO_CONFIG.into()));
@@ -115,6 +126,25 @@ fn adapt(lang: Lang, path: &str, text: &str, name: &str, ty: &str) -> String {
             ("class HelloTest(", format!("class {ty}Test(")),
             ("Driver(Hello,", format!("Driver({ty},")),
             ("Hello().check", format!("{ty}().check")),
+        ],
+        (Lang::Js, "src/app.js") => &[
+            (
+                "new Manifest(\"hello-js\"",
+                format!("new Manifest(\"{name}\""),
+            ),
+            (
+                "//   loom-bundle-build example/hello.js -o hello.wasm --tools DIR\n\
+                 //   loom run --bundle hello.wasm \"the loom team\"",
+                format!("//   npm run build   (loom-bundle-build src/app.js -o {name}.wasm)"),
+            ),
+        ],
+        (Lang::Js, "src/app.test.js") => &[
+            (
+                "import hello from \"./hello.js\"",
+                "import bundle from \"./app.js\"".into(),
+            ),
+            ("(hello,", "(bundle,".into()),
+            ("hello.check", "bundle.check".into()),
         ],
         _ => return text.to_owned(),
     };
@@ -199,6 +229,39 @@ fn python_readme(name: &str) -> String {
     )
 }
 
+fn js_package(name: &str) -> String {
+    format!(
+        r#"{{
+  "name": "{name}",
+  "version": "0.1.0",
+  "private": true,
+  "type": "module",
+  "scripts": {{
+    "test": "node --test src/app.test.js",
+    "build": "loom-bundle-build src/app.js -o {name}.wasm"
+  }},
+  "dependencies": {{
+    "loom-bundle": "file:vendor/loom-bundle"
+  }},
+  "devDependencies": {{
+    "componentize-qjs": "0.4.5"
+  }}
+}}
+"#
+    )
+}
+
+fn js_readme(name: &str) -> String {
+    format!(
+        "# {name}\n\nA loom bundle in JavaScript, on the vendored SDK in `vendor/loom-bundle` (its \
+         README documents the API). Node 20 or later.\n\n```sh\nnpm install        # links the \
+         SDK; componentize-qjs 0.4.5 for the build\nnpm test           # native tests: the SDK's \
+         driver runs the bundle against a scripted view\nnpm run build      # {name}.wasm\nloom \
+         bundle check {name}.wasm\n```\n\n{}",
+        run_it(&format!("{name}.wasm"))
+    )
+}
+
 fn run_it(wasm: &str) -> String {
     format!(
         "Run it here without a model: `loom.toml` points the agents at the scripted replies in \
@@ -263,7 +326,7 @@ mod tests {
 
     #[test]
     fn every_scaffold_is_renamed_through_and_vendors_its_sdk() {
-        for lang in [Lang::Rust, Lang::Python] {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js] {
             let files = files("incident-runbook", lang);
             let text: String = files
                 .iter()
@@ -271,14 +334,25 @@ mod tests {
                 .map(|(_, t)| t.as_str())
                 .collect();
             assert!(text.contains("\"incident-runbook\""), "{lang:?}");
-            assert!(text.contains("IncidentRunbook"), "{lang:?}");
+            if lang != Lang::Js {
+                assert!(text.contains("IncidentRunbook"), "{lang:?}");
+            }
             // No identifier of the example is left (strings may still say "Hello").
-            for left in ["struct Hello", "<Hello>", "class Hello(", "import Hello"] {
+            for left in [
+                "struct Hello",
+                "<Hello>",
+                "class Hello(",
+                "import Hello",
+                "hello-js",
+                "./hello.js",
+                "(hello,",
+            ] {
                 assert!(!text.contains(left), "{lang:?}: {left}");
             }
             let sdk = match lang {
                 Lang::Rust => "vendor/loom-sdk/wit/bundle.wit",
                 Lang::Python => "loom_bundle/wit/bundle.wit",
+                Lang::Js => "vendor/loom-bundle/wit/bundle.wit",
             };
             assert!(files.iter().any(|(p, _)| p == sdk), "{lang:?}");
         }

@@ -38,6 +38,12 @@ pub fn rules_broken() -> Result<&'static Path, &'static str> {
     guest(env!("LOOM_GUEST_JS_RULES_BROKEN"))
 }
 
+/// The npm prefix holding the pinned componentize-qjs the guests were built with, for tests
+/// that build a bundle as its author would.
+pub fn toolchain() -> Result<&'static Path, &'static str> {
+    guest(env!("LOOM_JS_TOOLCHAIN"))
+}
+
 /// A JavaScript guest for a test: its path; or, when the toolchain is absent, `None` after
 /// printing why, and in CI (`CI=true`) a panic, because there it must be present.
 pub fn for_test(guest: Result<&'static Path, &'static str>) -> Option<&'static Path> {

@@ -8,7 +8,7 @@ use crate::error::{KernelError, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// zstd's default level: ~0.2 s for a 19 MB component, a third of its size, and reading
-/// it back costs a few milliseconds next to the compile it feeds.
+/// it back costs tens of milliseconds, next to the seconds of the compile it feeds.
 const LEVEL: i32 = 3;
 
 /// The bytes stored under `hash`, decompressed if they were stored compressed.

@@ -83,13 +83,16 @@ impl Trace {
     }
 }
 
+/// Scripted decisions per gate, in order: (approved, note, edited text).
+type Decisions = BTreeMap<String, VecDeque<(bool, Option<String>, Option<String>)>>;
+
 /// A scripted run of bundle `B`. Build it, then [`Harness::run`].
 pub struct Harness<B: Bundle> {
     view: View,
     replies: BTreeMap<String, VecDeque<AgentReply>>,
     commands: BTreeMap<String, VecDeque<CommandResult>>,
     diffs: VecDeque<DiffResult>,
-    decisions: BTreeMap<String, VecDeque<(bool, Option<String>, Option<String>)>>,
+    decisions: Decisions,
     max_ticks: usize,
     bundle: PhantomData<B>,
 }
