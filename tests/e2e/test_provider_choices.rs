@@ -182,4 +182,34 @@ fn a_budget_refusal_shows_enough_digits_to_tell_spend_and_cap_apart() {
         "names both config files: {msg}"
     );
     assert_replays_identically(&dir);
+
+    // The refused call was paid for: with the budget raised, resume uses its answer. The
+    // script holds one implementer reply, so buying it again would find none.
+    std::fs::write(
+        dir.join("loom.toml"),
+        config("supervised", "[budget]\nmax_usd = 1\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".loom/replies.toml"),
+        [replies, r("reviewer", r#"{"findings": []}"#)].concat(),
+    )
+    .unwrap();
+    let t = expect_code(&loom(&dir, &["resume"]), 10);
+    let ledger = loom(&dir, &["log", "--json"]);
+    let log: serde_json::Value = serde_json::from_slice(&ledger.stdout).unwrap();
+    let implement: Vec<serde_json::Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["ledger"].as_array().cloned().unwrap_or_default())
+        .filter(|l| l["step"] == "implement" && l["kind"] == "agent")
+        .collect();
+    // Attempt 1 was bought and refused by the budget; attempt 2 applies its answer, with no
+    // request of its own (no provider call) and no spend of its own.
+    let statuses: Vec<&serde_json::Value> = implement.iter().map(|l| &l["status"]).collect();
+    assert_eq!(statuses, ["refused", "done"], "{t}\n{implement:#?}");
+    assert_eq!(implement[1]["meta"]["reused_from"], 1, "{implement:#?}");
+    assert!(implement[1]["request_hash"].is_null(), "{implement:#?}");
+    assert_replays_identically(&dir);
 }
