@@ -115,6 +115,11 @@ fn a_rule_refuses_a_human_accepting_with_a_blocking_finding_open_and_replay_reen
     );
     let out = expect_code(&loom(&dir, &["approve", "accept"]), 4);
     assert!(out.contains("no-blocking-at-accept"), "{out}");
+    // Said once and plainly, as the log says REFUSED: no `[[rule] …]` nesting.
+    assert!(
+        out.contains("rule no-blocking-at-accept refused it: ") && !out.contains("[["),
+        "{out}"
+    );
     // The refusal is recorded with what was refused; the gate stays open for another decision.
     let s = status_json(&dir);
     assert_eq!(s["pending_gates"][0]["name"], "accept");
