@@ -350,3 +350,118 @@ fn a_script_in_a_reply_stays_text_and_a_rejection_carries_its_reason() {
     assert_eq!(server.stop(), Some(0));
     assert_replays_identically(&dir);
 }
+
+/// A gate its bundle marks editable (the code bundle's plan, a person's under the manual
+/// policy) is approved with edits from the dashboard: the editor starts from exactly the
+/// shown text, the decision records the edit, the implementer follows the edited plan, and
+/// the run verifies and replays. The accept gate, not editable, offers no editor.
+#[test]
+fn the_dashboard_approves_a_plan_with_edits_and_the_implementer_follows_them() {
+    if !browser_wanted() {
+        return;
+    }
+    let replies = [
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    let (_tmp, dir) = project(&config("manual", ""), &replies);
+    let server = Server::start(&dir);
+    let login = login_link(&server);
+    expect_code(
+        &loom(&dir, &["run", "Fix median() for lists of even length"]),
+        10,
+    );
+    let base = format!("http://{}", server.addr);
+    let shown = gate_named(&dir, "plan")["summary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edited = "1. fix the even case\n2. keep the odd case as it is (edited in the browser)";
+    // The person keeps the gate's header and rewrites the plan under it.
+    let typed = format!("{}Plan:\n{edited}", shown.split("Plan:\n").next().unwrap());
+    run_async(async {
+        let b = Browser::start().await;
+        b.d().goto(&login).await.unwrap();
+        b.d().goto(format!("{base}/gates")).await.unwrap();
+        b.wait_text("section.gate", "gate plan").await;
+        let field = b
+            .d()
+            .find(By::Css("section.gate textarea[name='edited']"))
+            .await
+            .unwrap();
+        assert_eq!(
+            field.prop("value").await.unwrap().as_deref(),
+            Some(shown.as_str()),
+            "the editor starts from the shown text"
+        );
+        field.clear().await.unwrap();
+        field.send_keys(&typed).await.unwrap();
+        b.shot("gate-edit").await;
+        b.d()
+            .find(By::Css("section.gate form.edit button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_text("section.gate .outcome", "Approved with edits")
+            .await;
+        // The run goes on to the accept gate, which offers approve and reject only.
+        let start = std::time::Instant::now();
+        while status_json(&dir)["pending_gates"][0]["name"] != "accept" {
+            let s = status_json(&dir);
+            assert!(
+                start.elapsed() < WAIT && s["run"]["status"] != "stopped",
+                "the run never reached the accept gate: {s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        b.d().goto(format!("{base}/gates")).await.unwrap();
+        b.wait_text("section.gate", "gate accept").await;
+        let editors = b
+            .js("return document.querySelectorAll(\"section.gate textarea[name='edited']\").length")
+            .await;
+        assert_eq!(editors, 0, "the accept gate is not editable");
+        b.stop().await;
+    });
+    let plan = gate_named(&dir, "plan");
+    assert_eq!(plan["status"], "approved", "{plan}");
+    assert_eq!(plan["transport"], "web", "{plan}");
+    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
+    let hash: String = db
+        .query_row(
+            "SELECT request_hash FROM ledger WHERE step = 'implement' AND status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let prompt: Vec<u8> = db
+        .query_row("SELECT data FROM blobs WHERE hash = ?1", [&hash], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let request: Value = serde_json::from_slice(&prompt).unwrap();
+    let prompt = request["prompt"].as_str().unwrap();
+    assert!(
+        prompt.contains(&format!("Approved plan:\n{edited}\n")),
+        "the edit as typed, with LF line ends: {prompt}"
+    );
+    drop(db);
+    assert_eq!(server.stop(), Some(0));
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}
+
+fn gate_named(dir: &Path, name: &str) -> Value {
+    let gates: Value =
+        serde_json::from_slice(&loom(dir, &["gates", "--all", "--json"]).stdout).unwrap();
+    gates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no gate {name}: {gates}"))
+        .clone()
+}

@@ -220,3 +220,44 @@ fn an_edited_plan_is_what_the_implementer_is_asked_to_follow() {
     expect_code(&loom(&dir, &["verify"]), 0);
     assert_replays_identically(&dir);
 }
+
+/// The rules see an edit at commit: the hello bundle's `greeting-one-line` refuses an edited
+/// greeting of two lines. Nothing of the decision commits, the gate stays open for another
+/// decision, and the refusal is in the record and replays.
+#[test]
+fn a_rule_refusing_an_edit_keeps_the_gate_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = hello_waiting(tmp.path());
+    let edited = tmp.path().join("greeting.txt");
+    std::fs::write(&edited, "Hello,\nloom team!").unwrap();
+    let t = expect_code(
+        &loom(
+            &dir,
+            &["approve", "approve", "--edited", edited.to_str().unwrap()],
+        ),
+        4,
+    );
+    assert!(t.contains("greeting-one-line"), "{t}");
+    let s = status_json(&dir);
+    assert_eq!(s["pending_gates"][0]["name"], "approve", "{s}");
+    assert_eq!(s["violations"][0]["rule"], "greeting-one-line", "{s}");
+    // The draft is what the gate still shows; a one-line edit then goes through.
+    assert!(
+        s["pending_gates"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello, loom team!"),
+        "{s}"
+    );
+    std::fs::write(&edited, "Hello, loom team, edited!").unwrap();
+    expect_code(
+        &loom(
+            &dir,
+            &["approve", "approve", "--edited", edited.to_str().unwrap()],
+        ),
+        0,
+    );
+    assert_eq!(status_json(&dir)["run"]["status"], "done");
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}

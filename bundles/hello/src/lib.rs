@@ -40,6 +40,10 @@ impl Bundle for Hello {
                 "greeting-not-empty",
                 "A stored greeting is never empty.",
             ))
+            .rule(RuleDecl::new(
+                "greeting-one-line",
+                "A stored greeting is one line, whoever wrote it.",
+            ))
             .template(
                 Template::new("greet", "Write a one-line greeting for: {{task}}")
                     .param(Param::text("task", "who to greet")),
@@ -96,13 +100,25 @@ impl Bundle for Hello {
     }
 
     fn check(_tick: TickToken) -> Result<Vec<Violation>, Failure> {
-        Ok(match view::fact("greeting", "text") {
-            Some(fact) if greeting().unwrap_or_default().is_empty() => vec![Violation::new(
+        let Some(fact) = view::fact("greeting", "text") else {
+            return Ok(vec![]);
+        };
+        let text = greeting().unwrap_or_default();
+        // The rules see an approval's edits too: a person's text is refused like a writer's.
+        Ok(if text.is_empty() {
+            vec![Violation::new(
                 "greeting-not-empty",
                 "the writer's greeting is empty",
                 vec![fact.row()],
-            )],
-            _ => vec![],
+            )]
+        } else if text.trim().contains('\n') {
+            vec![Violation::new(
+                "greeting-one-line",
+                "a greeting is sent as one line; this one has several",
+                vec![fact.row()],
+            )]
+        } else {
+            vec![]
         })
     }
 }
@@ -178,6 +194,22 @@ mod tests {
         );
         assert_eq!(trace.view.current_phase(), "draft");
         assert!(trace.view.facts_of("greeting").is_empty());
+    }
+
+    #[test]
+    fn an_edit_of_several_lines_breaks_a_rule_and_the_draft_stays() {
+        let trace = Harness::<Hello>::new(View::new())
+            .reply("writer", "Hi")
+            .approve_edited("approve", "Hello\nthere")
+            .run();
+        assert!(
+            matches!(&trace.end, End::Violated(v) if v[0].rule == "greeting-one-line"),
+            "{:?}",
+            trace.end
+        );
+        assert_eq!(trace.view.current_phase(), "approve");
+        let text = trace.view.facts_of("greeting")[0].value.clone();
+        assert_eq!(text, r#"{"text":"Hi"}"#);
     }
 
     #[test]

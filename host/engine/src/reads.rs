@@ -196,3 +196,29 @@ pub fn log_page(store: &Store, run: u64, since: u64, limit: u32) -> Result<Vec<L
         })
         .collect())
 }
+
+/// The gates run `run`'s bundle marks editable (a person may approve them with edits), read
+/// from the bundle the run recorded. Loading it compiles through the project's cache
+/// (`.loom/cache`), so this is cheap once the engine has loaded that bundle.
+pub fn editable_gates(root: &Path, store: &Store, run: u64) -> Result<Vec<String>> {
+    use loom_runtime::{Limits, Runtime};
+    let hash = store.run(run)?.bundle_hash;
+    let wasm = store.blob(&hash)?.ok_or_else(|| {
+        loom_kernel::KernelError::Corrupt(format!(
+            "the bundle of run #{run} ({hash}) is missing from the database"
+        ))
+    })?;
+    let cache = root.join(crate::project::DIR).join("cache");
+    let runtime = match Runtime::new(Limits::default(), Some(cache)) {
+        Ok(r) => r,
+        Err(_) => Runtime::new(Limits::default(), None)?,
+    };
+    let bundle = runtime.load_bundle(&wasm)?;
+    Ok(bundle
+        .manifest()
+        .gates
+        .iter()
+        .filter(|g| g.editable)
+        .map(|g| g.name.clone())
+        .collect())
+}

@@ -4,18 +4,23 @@
 use crate::{Result, ServiceError};
 use loom_engine::{project, reads, EngineError};
 use loom_kernel::{Gate, LedgerRow, Store};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Reads a project on read-only connections of its own (one per call: cheap, and `Send`).
 #[derive(Clone, Debug)]
 pub struct Reader {
     pub(crate) root: PathBuf,
+    /// The gates each bundle (by hash) marks editable: a bundle is loaded once to learn it.
+    editable: Arc<Mutex<HashMap<String, Vec<String>>>>,
 }
 
 impl Reader {
     pub fn new(root: &Path) -> Reader {
         Reader {
             root: root.to_path_buf(),
+            editable: Arc::default(),
         }
     }
 
@@ -41,6 +46,25 @@ impl Reader {
 
     pub fn gates(&self, all: bool) -> Result<Vec<Gate>> {
         Ok(reads::gates(&self.store()?, all)?)
+    }
+
+    /// The names of the gates run `run`'s bundle marks editable (approvable with edits).
+    pub fn editable_gates(&self, run: u64) -> Result<Vec<String>> {
+        let store = self.store()?;
+        let hash = store.run(run).map_err(EngineError::from)?.bundle_hash;
+        if let Some(names) = self
+            .editable
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&hash).cloned())
+        {
+            return Ok(names);
+        }
+        let names = reads::editable_gates(&self.root, &store, run)?;
+        if let Ok(mut m) = self.editable.lock() {
+            m.insert(hash, names.clone());
+        }
+        Ok(names)
     }
 
     pub fn log(&self, run: Option<u64>) -> Result<Vec<reads::LogEntry>> {

@@ -18,10 +18,12 @@ use std::sync::Arc;
 /// Longest rejection reason taken (the agents read it; the body limit bounds it anyway).
 const REASON_BYTES_MAX: usize = 4000;
 
-/// A pending gate with its text and, when a human decides it, the two forms.
-pub fn card(g: &Gate, s: &Session) -> Markup {
+/// A pending gate with its text and, when a human decides it, the two forms (three when its
+/// bundle marks it `editable`: approving with edits starts from exactly the shown text).
+pub fn card(g: &Gate, s: &Session, editable: bool) -> Markup {
     let action = format!("/gates/{}/decide", g.id);
     let reason_id = format!("reason-{}-{}", g.run_id, g.id);
+    let edit_id = format!("edit-{}-{}", g.run_id, g.id);
     html! {
         section class="gate" data-run=(g.run_id) data-gate=(g.id) aria-labelledby={ "g" (g.id) } {
             header {
@@ -59,6 +61,16 @@ pub fn card(g: &Gate, s: &Session) -> Markup {
                         textarea id=(reason_id) name="reason" required rows="2" maxlength=(REASON_BYTES_MAX) {}
                         button type="submit" class="reject" { "Reject" }
                     }
+                    @if editable {
+                        form class="decide edit" method="post" action=(action) {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            input type="hidden" name="shown_hash" value=(g.shown_hash);
+                            input type="hidden" name="approved" value="true";
+                            label for=(edit_id) { "Approve with edits (the record keeps both what was shown and what you approved)" }
+                            textarea id=(edit_id) name="edited" required rows="8" { (g.summary) }
+                            button type="submit" class="approve" { "Approve edited" }
+                        }
+                    }
                 }
             } @else {
                 p class="muted" { "An agent decides this gate; `loom approve --take-over` decides it as a human." }
@@ -66,6 +78,35 @@ pub fn card(g: &Gate, s: &Session) -> Markup {
             p class="outcome" role="status" aria-live="polite" {}
         }
     }
+}
+
+/// Pending gates a person may approve with edits, as (run, gate name).
+pub type Editable = std::collections::BTreeSet<(u64, String)>;
+
+/// Which of `gates` (pending, decided by a person) their bundles mark editable, as
+/// (run, gate name): the bundle of each run is asked once.
+pub fn editable_of(r: &loom_service::Reader, gates: &[Gate]) -> loom_service::Result<Editable> {
+    let mut out = Editable::new();
+    let mut asked = std::collections::BTreeMap::<u64, Vec<String>>::new();
+    for g in gates
+        .iter()
+        .filter(|g| g.status == GateStatus::Pending && g.decider == Decider::Human)
+    {
+        use std::collections::btree_map::Entry;
+        let names = match asked.entry(g.run_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(r.editable_gates(g.run_id)?),
+        };
+        if names.contains(&g.name) {
+            out.insert((g.run_id, g.name.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// [`card`], editable when `editable` lists the gate.
+pub fn card_of(g: &Gate, s: &Session, editable: &Editable) -> Markup {
+    card(g, s, editable.contains(&(g.run_id, g.name.clone())))
 }
 
 fn history(gates: &[Gate]) -> Markup {
@@ -93,11 +134,14 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Some(s) = session(&app, &headers) else {
         return login_needed();
     };
-    let (gates, last) = match read(&app, |r| {
+    let (gates, last, editable) = match read(&app, |r| {
         let st = r.status()?;
+        let gates = r.gates(true)?;
+        let editable = editable_of(r, &gates)?;
         Ok((
-            r.gates(true)?,
+            gates,
             st.run.map(|r| layout::tick_id(r.id, r.last_seq)),
+            editable,
         ))
     })
     .await
@@ -115,7 +159,7 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         @if pending.is_empty() {
             p class="empty" { "Nothing is waiting for a decision." }
         }
-        @for g in &pending { (card(g, &s)) }
+        @for g in &pending { (card_of(g, &s, &editable)) }
         @if gates.iter().any(|g| g.status != GateStatus::Pending) {
             h2 { "Decided in this run" }
             (history(&gates))
@@ -130,6 +174,8 @@ pub struct DecideForm {
     shown_hash: String,
     approved: bool,
     reason: Option<String>,
+    /// The text approved in place of the shown one (the edit form's).
+    edited: Option<String>,
 }
 
 /// The answer to a decision: a redirect for a plain form post, or a short JSON for the
@@ -201,16 +247,21 @@ pub async fn decide(
         Origin::human(app.web.user.clone(), "web"),
     );
     d.shown_hash = Some(f.shown_hash);
+    // A browser sends a textarea with CRLF line ends; the edit is the text as typed.
+    let edited = f.edited.map(|t| t.replace("\r\n", "\n"));
+    let what = match (f.approved, edited.is_some()) {
+        (true, true) => "Approved with edits",
+        (true, false) => "Approved",
+        (false, _) => "Rejected",
+    };
+    d.edited = edited;
     match app.handle.decide(d).await {
-        Ok(run) => {
-            let what = if f.approved { "Approved" } else { "Rejected" };
-            answer(
-                from_script,
-                StatusCode::OK,
-                true,
-                &format!("{what}; run #{run} goes on below."),
-            )
-        }
+        Ok(run) => answer(
+            from_script,
+            StatusCode::OK,
+            true,
+            &format!("{what}; run #{run} goes on below."),
+        ),
         Err(e) => answer(
             from_script,
             crate::problem::status_of(e.kind).0,

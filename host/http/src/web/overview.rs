@@ -16,13 +16,14 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Some(s) = session(&app, &headers) else {
         return login_needed();
     };
-    let (st, recent) = match read(&app, |r| {
+    let (st, recent, editable) = match read(&app, |r| {
         let st = r.status()?;
         let recent = match &st.run {
             Some(run) => Some(r.tick_page(run.id, None, RECENT_TICKS)?),
             None => None,
         };
-        Ok((st, recent))
+        let editable = gates::editable_of(r, &st.pending_gates)?;
+        Ok((st, recent, editable))
     })
     .await
     {
@@ -80,7 +81,7 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             }
             h2 { "Waiting for you (" (st.pending_gates.len()) ")" }
             @if st.pending_gates.is_empty() { p class="muted" { "No gate is waiting." } }
-            @for g in &st.pending_gates { (gates::card(g, &s)) }
+            @for g in &st.pending_gates { (gates::card_of(g, &s, &editable)) }
             @if !st.violations.is_empty() {
                 p class="callout error" {
                     (st.violations.len()) " rule violation(s) in this run; see "

@@ -75,7 +75,12 @@ fn facts(page: &TickPage) -> Markup {
 }
 
 /// The whole run page (the handler reads `page` and `verify`; the benchmark renders this).
-pub fn render_run_page(page: &TickPage, verify: Option<&[ChainReport]>, csrf: &str) -> String {
+pub fn render_run_page(
+    page: &TickPage,
+    verify: Option<&[ChainReport]>,
+    csrf: &str,
+    editable: &gates::Editable,
+) -> String {
     let s = Session {
         csrf: csrf.to_owned(),
     };
@@ -99,7 +104,7 @@ pub fn render_run_page(page: &TickPage, verify: Option<&[ChainReport]>, csrf: &s
         }
         @if let Some(why) = &run.stop_reason { p id="why" class="callout warn" { (why) } }
         div id="effect" class="effect" role="status" aria-live="polite" {}
-        @for g in page.gates.iter().filter(|g| g.status == GateStatus::Pending) { (gates::card(g, &s)) }
+        @for g in page.gates.iter().filter(|g| g.status == GateStatus::Pending) { (gates::card_of(g, &s, editable)) }
         h2 { "Timeline" }
         nav class="pager" aria-label="Timeline pages" {
             @if let Some(b) = page.older { a href={ "?before=" (b) } { "‹ older ticks" } }
@@ -156,19 +161,25 @@ pub async fn page(
         Ok(Query(q)) => (q.before, q.verify.unwrap_or(false)),
         Err(_) => (None, false),
     };
-    let (page, reports) = match read(&app, move |r| {
+    let (page, reports, editable) = match read(&app, move |r| {
         let page = r.tick_page(run, before, TIMELINE_PAGE)?;
         let reports = if verify {
             Some(r.verify(Some(run))?)
         } else {
             None
         };
-        Ok((page, reports))
+        let editable = gates::editable_of(r, &page.gates)?;
+        Ok((page, reports, editable))
     })
     .await
     {
         Ok(x) => x,
         Err(r) => return r,
     };
-    layout::html_response(render_run_page(&page, reports.as_deref(), &s.csrf))
+    layout::html_response(render_run_page(
+        &page,
+        reports.as_deref(),
+        &s.csrf,
+        &editable,
+    ))
 }

@@ -82,8 +82,8 @@ fn a_gate_card_shows_its_text_and_binds_both_forms_to_its_hash_and_session() {
     let s = super::Session {
         csrf: "c5rf".into(),
     };
-    let html =
-        super::gates::card(&gate("accept", "Diff: <i>x</i>\nTests: passed"), &s).into_string();
+    let html = super::gates::card(&gate("accept", "Diff: <i>x</i>\nTests: passed"), &s, false)
+        .into_string();
     assert!(
         html.contains("Diff: &lt;i&gt;x&lt;/i&gt;\nTests: passed"),
         "{html}"
@@ -104,7 +104,8 @@ fn a_gate_card_shows_its_text_and_binds_both_forms_to_its_hash_and_session() {
     assert!(!html.contains("Uncertain effect"), "{html}");
 
     let name = format!("{}r1/test#1#1", loom_engine::UNCERTAIN_PREFIX);
-    let html = super::gates::card(&gate(&name, "Step \"test\" was started"), &s).into_string();
+    let html =
+        super::gates::card(&gate(&name, "Step \"test\" was started"), &s, false).into_string();
     assert!(
         html.contains("Uncertain effect.") && html.contains("may or may not have happened"),
         "{html}"
@@ -112,11 +113,20 @@ fn a_gate_card_shows_its_text_and_binds_both_forms_to_its_hash_and_session() {
 
     let mut agents = gate("review", "look");
     agents.decider = loom_kernel::Decider::Agent;
-    let html = super::gates::card(&agents, &s).into_string();
+    let html = super::gates::card(&agents, &s, true).into_string();
     assert!(
         !html.contains("<form"),
         "an agent's gate has no forms: {html}"
     );
+    // A gate its bundle marks editable offers a third form, starting from the shown text.
+    let html = super::gates::card(&gate("plan", "1. <b>do</b> it"), &s, true).into_string();
+    assert_eq!(html.matches("<form").count(), 3, "{html}");
+    assert!(
+        html.contains(r#"<textarea id="edit-1-12" name="edited" required rows="8">1. &lt;b&gt;do&lt;/b&gt; it</textarea>"#),
+        "{html}"
+    );
+    let html = super::gates::card(&gate("plan", "x"), &s, false).into_string();
+    assert!(!html.contains(r#"name="edited""#), "{html}");
 }
 
 fn tick(seq: u64, kind: loom_kernel::TickKind, summary: &str) -> loom_service::views::TickDetail {
@@ -179,7 +189,7 @@ fn an_older_page_of_a_run_links_both_ways_and_shows_findings_and_violations_as_t
             rows: vec!["fact:diff/latest".into()],
         }],
     };
-    let html = super::render_run_page(&page, None, "tok");
+    let html = super::render_run_page(&page, None, "tok", &Default::default());
     assert!(
         html.contains(r#"<a href="?before=200">‹ older ticks</a>"#),
         "{html}"
