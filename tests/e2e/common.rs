@@ -223,3 +223,23 @@ pub fn scripted_demo(extra: &str) -> (tempfile::TempDir, PathBuf) {
     .concat();
     project(&config("supervised", extra), &replies)
 }
+
+/// The implementer's rendered prompt: the stored request of the run's finished `implement`
+/// call (what the provider was sent).
+pub fn implementer_prompt(dir: &Path) -> String {
+    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
+    let hash: String = db
+        .query_row(
+            "SELECT request_hash FROM ledger WHERE step = 'implement' AND status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let request: Vec<u8> = db
+        .query_row("SELECT data FROM blobs WHERE hash = ?1", [&hash], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let request: serde_json::Value = serde_json::from_slice(&request).unwrap();
+    request["prompt"].as_str().unwrap().to_owned()
+}

@@ -25,16 +25,7 @@ fn login_link(server: &Server) -> String {
 }
 
 fn accept_gate(dir: &Path) -> Value {
-    let gates: Value =
-        serde_json::from_slice(&loom(dir, &["gates", "--all", "--json"]).stdout).unwrap();
-    gates
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|g| g["name"] == "accept")
-        .unwrap()
-        .clone()
+    gate_named(dir, "accept")
 }
 
 #[test]
@@ -429,31 +420,17 @@ fn the_dashboard_approves_a_plan_with_edits_and_the_implementer_follows_them() {
     let plan = gate_named(&dir, "plan");
     assert_eq!(plan["status"], "approved", "{plan}");
     assert_eq!(plan["transport"], "web", "{plan}");
-    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
-    let hash: String = db
-        .query_row(
-            "SELECT request_hash FROM ledger WHERE step = 'implement' AND status = 'done'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let prompt: Vec<u8> = db
-        .query_row("SELECT data FROM blobs WHERE hash = ?1", [&hash], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    let request: Value = serde_json::from_slice(&prompt).unwrap();
-    let prompt = request["prompt"].as_str().unwrap();
+    let prompt = implementer_prompt(&dir);
     assert!(
         prompt.contains(&format!("Approved plan:\n{edited}\n")),
         "the edit as typed, with LF line ends: {prompt}"
     );
-    drop(db);
     assert_eq!(server.stop(), Some(0));
     expect_code(&loom(&dir, &["verify"]), 0);
     assert_replays_identically(&dir);
 }
 
+/// The newest gate called `name` in the run.
 fn gate_named(dir: &Path, name: &str) -> Value {
     let gates: Value =
         serde_json::from_slice(&loom(dir, &["gates", "--all", "--json"]).stdout).unwrap();
@@ -461,6 +438,7 @@ fn gate_named(dir: &Path, name: &str) -> Value {
         .as_array()
         .unwrap()
         .iter()
+        .rev()
         .find(|g| g["name"] == name)
         .unwrap_or_else(|| panic!("no gate {name}: {gates}"))
         .clone()

@@ -198,25 +198,11 @@ fn an_edited_plan_is_what_the_implementer_is_asked_to_follow() {
         10,
     );
     assert!(t.contains("approved with edits gate plan"), "{t}");
-    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
-    let hash: String = db
-        .query_row(
-            "SELECT request_hash FROM ledger WHERE step = 'implement' AND status = 'done'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let prompt: Vec<u8> = db
-        .query_row("SELECT data FROM blobs WHERE hash = ?1", [&hash], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    let prompt = String::from_utf8_lossy(&prompt);
+    let prompt = implementer_prompt(&dir);
     assert!(
         prompt.contains("keep the odd case as it is (edited by ann)"),
         "{prompt}"
     );
-    drop(db);
     expect_code(&loom(&dir, &["verify"]), 0);
     assert_replays_identically(&dir);
 }
