@@ -12,6 +12,7 @@ mod test_crash;
 mod test_demo;
 mod test_edits;
 mod test_exit_codes;
+mod test_fork;
 mod test_gates;
 mod test_golden;
 mod test_hostile;

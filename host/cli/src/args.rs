@@ -127,6 +127,35 @@ pub enum Command {
         #[command(flatten)]
         at: At,
     },
+    /// Start a new run from a recorded run's tick (time travel): its ticks 1..SEQ are
+    /// re-executed from the record (no provider call, no command), the working tree is taken
+    /// back to that tick, and the fork goes on live from SEQ+1 with what you change
+    Fork {
+        /// The run to fork (`loom runs` lists them)
+        #[arg(value_name = "RUN")]
+        run: u64,
+        /// The last tick the fork shares with RUN (`loom log --run RUN` lists them)
+        #[arg(long = "at", value_name = "SEQ")]
+        seq: u64,
+        /// New wording for the task, from the fork point on
+        #[arg(value_name = "TASK")]
+        task: Option<String>,
+        /// Every agent role calls this provider after the fork point
+        #[arg(long, value_name = "SPEC")]
+        provider: Option<String>,
+        /// Run the fork with this bundle (a new version); refused unless it reproduces the
+        /// run's ticks up to SEQ
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// Take the bundle settings from the project's config at the fork point
+        #[arg(long)]
+        settings: bool,
+        /// Abandon the open task to make room for the fork
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        at: At,
+    },
     /// Drop the open task (with another process driving it, at its next tick boundary)
     Abandon {
         /// Why the task is dropped (kept in the record)
@@ -281,6 +310,7 @@ impl Command {
             | Command::Gates { at, .. }
             | Command::Resume { at, .. }
             | Command::Abandon { at, .. }
+            | Command::Fork { at, .. }
             | Command::Log { at, .. }
             | Command::Verify { at, .. }
             | Command::Mcp { at }

@@ -107,7 +107,7 @@ pub fn of_kind(kind: loom_kernel::TickKind) -> Option<Style> {
         K::Finish => Some(Style::Green),
         K::Effect => Some(Style::Cyan),
         K::Hold | K::Abandon => Some(Style::Yellow),
-        K::Start | K::Resume => Some(Style::Blue),
+        K::Start | K::Resume | K::Fork => Some(Style::Blue),
     }
 }
 

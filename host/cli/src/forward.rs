@@ -178,6 +178,18 @@ pub fn resume(root: &Path, s: &ServeFile) -> Result<u8> {
     follow(root, s, run_of(&v)?, before)
 }
 
+/// `loom fork`, forwarded: the server re-executes the prefix and drives the fork on.
+pub fn fork(root: &Path, s: &ServeFile, run: u64, body: Value) -> Result<u8> {
+    let before = before(root);
+    let v = post(s, &format!("runs/{run}/fork"), body)?;
+    let fork = run_of(&v)?;
+    outln!(
+        "run #{fork} forked from run #{run} (by the loom server at {})",
+        s.addr
+    );
+    follow(root, s, fork, before)
+}
+
 /// `loom abandon`, forwarded: the server records it at its next tick boundary.
 pub fn abandon(s: &ServeFile, reason: Option<String>, who: String) -> Result<u8> {
     let v = post(s, "abandon", json!({"reason": reason, "as": who}))?;

@@ -48,6 +48,7 @@ pub fn run(root: &Path, json: bool, run: Option<u64>, page: Page, follow: bool) 
                 .collect::<Vec<_>>(),
         )?;
     } else {
+        family(&store, current.id)?;
         render::log(&log);
     }
     if follow {
@@ -57,6 +58,29 @@ pub fn run(root: &Path, json: bool, run: Option<u64>, page: Page, follow: bool) 
         return follow_from(root, Some(seen));
     }
     Ok(exit::OK)
+}
+
+/// Says where `run` sits among forks, when it has a parent or children.
+fn family(store: &loom_kernel::Store, run: u64) -> Result<()> {
+    let f = reads::family(store, run)?;
+    if let Some(p) = &f.parent {
+        outln!(
+            "run #{run} is a fork of run #{} after tick {}: ticks 1 to {} re-execute run #{}'s",
+            p.run,
+            p.at,
+            p.at,
+            p.run
+        );
+    }
+    if !f.children.is_empty() {
+        let list: Vec<String> = f
+            .children
+            .iter()
+            .map(|(id, at)| format!("#{id} (after tick {at})"))
+            .collect();
+        outln!("forks of run #{run}: {}", list.join(", "));
+    }
+    Ok(())
 }
 
 /// Prints every tick committed after `seen` (run, seq), by this process or any other, as it
@@ -131,7 +155,18 @@ pub fn verify(root: &Path, run: Option<u64>, json: bool) -> Result<u8> {
     let mut code = exit::OK;
     for r in &reports {
         match &r.broken {
-            None if !json => outln!("run #{}: {} ticks, chain intact", r.run, r.ticks),
+            None if !json => match &r.fork {
+                Some(f) => outln!(
+                    "run #{}: {} ticks, chain intact; a fork of run #{}: its ticks 1 to {} are \
+                     run #{}'s",
+                    r.run,
+                    r.ticks,
+                    f.run,
+                    f.at,
+                    f.run
+                ),
+                None => outln!("run #{}: {} ticks, chain intact", r.run, r.ticks),
+            },
             None => {}
             Some(b) => {
                 code = exit::BROKEN;

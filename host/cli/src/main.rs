@@ -318,6 +318,76 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let report = e.resume_on(provider.as_deref())?;
             Ok(finish(&report))
         }
+        Command::Fork {
+            run,
+            seq,
+            task,
+            provider,
+            bundle,
+            settings,
+            replace,
+            ..
+        } => {
+            if let Some(spec) = &provider {
+                loom_providers::validate_spec(spec).map_err(EngineError::from)?;
+            }
+            let root = root(project)?;
+            if let Some(s) = forward::server(&root) {
+                if bundle.is_some() {
+                    return Err(EngineError::Usage(format!(
+                        "the loom server at {} drives this project; stop it to fork with \
+                         another bundle",
+                        s.addr
+                    ))
+                    .into());
+                }
+                let body = serde_json::json!({"at": seq, "task": task, "provider": provider,
+                    "settings": settings, "replace": replace});
+                return forward::fork(&root, &s, run, body);
+            }
+            let bundle = match &bundle {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .with_context(|| format!("reading the bundle {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let mut e = engine(&root)?;
+            drive_lock(&mut e, false)?;
+            let req = loom_engine::ForkRequest {
+                run,
+                at: seq,
+                title: task,
+                provider,
+                bundle,
+                settings_from_config: settings,
+                replace,
+            };
+            let forked = e.fork(&req)?;
+            if let Some(task) = forked.replaced {
+                outln!("task #{task} abandoned to make room for the fork");
+            }
+            if !forked.reverted.is_empty() {
+                outln!(
+                    "working tree taken back to tick {}: {} diff(s) run #{} applied after it \
+                     came out ({})",
+                    forked.at,
+                    forked.reverted.len(),
+                    forked.parent,
+                    forked.reverted.join(", ")
+                );
+            }
+            outln!(
+                "run #{} forked from run #{} after tick {}: ticks 1 to {} re-executed from the \
+                 record (no provider call, no command); it goes on from tick {}",
+                forked.report.run.id,
+                forked.parent,
+                forked.at,
+                forked.reexecuted,
+                forked.at + 2
+            );
+            Ok(finish(&forked.report))
+        }
         Command::Abandon { reason, who: w, .. } => {
             let root = root(project)?;
             if let Some(s) = forward::server(&root) {

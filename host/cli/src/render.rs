@@ -28,6 +28,7 @@ fn kind_label(kind: TickKind) -> &'static str {
         TickKind::Hold => "hold",
         TickKind::Resume => "resume",
         TickKind::Abandon => "abandon",
+        TickKind::Fork => "fork",
     }
 }
 

@@ -231,8 +231,14 @@ impl Engine {
     }
 
     fn record_resume_on(&mut self, provider: Option<&str>) -> Result<u64> {
+        // A fork a crash cut short is finished as the driver lock is taken: that is what
+        // this resume does, wherever the fork then stands.
+        let fork_to_finish = self.lock.is_none() && self.unfinished_fork()?;
         self.ensure_driver()?;
         let run = self.open_run()?;
+        if fork_to_finish && run.status == RunStatus::Waiting {
+            return Ok(run.id);
+        }
         if let Some(spec) = provider {
             loom_providers::validate_spec(spec)?;
             let bundle = self.bundle_for(run.id)?;

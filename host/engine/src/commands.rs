@@ -31,6 +31,18 @@ impl Engine {
         }
         let me = Holder::this_process(&self.transport);
         self.lock = Some(DriverLock::acquire(&self.root, &me)?);
+        self.finish_open_fork()
+    }
+
+    /// A fork that a crash cut short (before its fork tick) is finished by whoever drives
+    /// the project next, before anything else touches it: nothing of its prefix may be done
+    /// live.
+    fn finish_open_fork(&mut self) -> Result<()> {
+        if let Some(task) = self.store.open_task()? {
+            if let Some(run) = self.store.runs_of_task(task.id)?.pop() {
+                self.finish_fork(run.id)?;
+            }
+        }
         Ok(())
     }
 
@@ -44,6 +56,7 @@ impl Engine {
         if self.lock.is_none() && self.recording.is_none() {
             let me = Holder::this_process(&self.transport);
             self.lock = Some(DriverLock::acquire_wait(&self.root, &me, timeout, waiting)?);
+            self.finish_open_fork()?;
         }
         Ok(())
     }

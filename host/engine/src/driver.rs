@@ -32,6 +32,14 @@ impl Engine {
             if run.status != RunStatus::Running {
                 return Ok(());
             }
+            // Replaying a fork: its fork tick comes next, not a step of the bundle's.
+            let recorded_next = self
+                .recording
+                .as_ref()
+                .and_then(|r| r.tick(run.last_seq + 1));
+            if recorded_next.is_some_and(|t| t.kind == TickKind::Fork) {
+                return Ok(());
+            }
             let token = self.token(run_id)?;
             // A tick boundary: an abandon asked for by another process is recorded here.
             if let Some(req) = self.abandon_waiting(run_id, token.seq) {

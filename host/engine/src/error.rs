@@ -60,6 +60,22 @@ pub enum EngineError {
     /// The origin may not do this (an agent deciding a human's gate); nothing recorded.
     #[error("{0}")]
     Forbidden(String),
+
+    /// A fork whose bundle does not reproduce the parent's ticks up to the fork point.
+    #[error(
+        "the fork is refused: with bundle {bundle}, tick {seq} of run #{parent} does not come \
+         out as recorded ({what}): recorded {recorded}, re-executed {replayed}; nothing was \
+         written. Fork at an earlier tick, or with a bundle that keeps the parent's logic up \
+         to tick {seq}"
+    )]
+    ForkRefused {
+        bundle: String,
+        parent: u64,
+        seq: u64,
+        what: String,
+        recorded: String,
+        replayed: String,
+    },
 }
 
 /// How an error should be presented, independent of transport.
@@ -107,7 +123,9 @@ impl EngineError {
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::Io { .. } | EngineError::Effect(_) => ErrorKind::Internal,
-            EngineError::DecisionRefused { .. } => ErrorKind::Refused,
+            EngineError::DecisionRefused { .. } | EngineError::ForkRefused { .. } => {
+                ErrorKind::Refused
+            }
         }
     }
 

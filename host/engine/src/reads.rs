@@ -147,6 +147,35 @@ pub struct ChainReport {
     pub run: u64,
     pub ticks: usize,
     pub broken: Option<loom_kernel::ChainBreak>,
+    /// For a fork: its parent and fork point. Its ticks up to there are checked to be the
+    /// parent's, and the parent's tick there to have the hash the fork recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fork: Option<loom_kernel::ForkOrigin>,
+}
+
+/// A run's family tree: the run it was forked from, and the runs forked from it.
+#[derive(Debug, Default, Serialize)]
+pub struct Family {
+    /// The parent and fork point, if the run is a fork.
+    pub parent: Option<loom_kernel::ForkOrigin>,
+    /// Each fork of the run: (its run id, the parent's tick it was forked after).
+    pub children: Vec<(u64, u64)>,
+}
+
+/// Where `run` sits among forks. Reads tick 1 of every run (one key lookup each).
+pub fn family(store: &Store, run: u64) -> Result<Family> {
+    let mut family = Family::default();
+    for first in store.first_ticks()? {
+        let Some(origin) = loom_kernel::ForkOrigin::of(&first)? else {
+            continue;
+        };
+        if first.run_id == run {
+            family.parent = Some(origin);
+        } else if origin.run == run {
+            family.children.push((first.run_id, origin.at));
+        }
+    }
+    Ok(family)
 }
 
 /// Walks the hash chain of `run`, or of every run in the project.
@@ -158,10 +187,20 @@ pub fn verify(store: &Store, run: Option<u64>) -> Result<Vec<ChainReport>> {
     runs.into_iter()
         .map(|r| {
             let ticks = store.ticks(r.id)?;
+            let mut broken = loom_kernel::verify_chain(&ticks).err();
+            let fork = match ticks.first() {
+                Some(t) => loom_kernel::ForkOrigin::of(t)?,
+                None => None,
+            };
+            if let (None, Some(origin)) = (&broken, &fork) {
+                let parent = store.ticks(origin.run)?;
+                broken = crate::fork::prefix_break(&parent, &ticks, origin);
+            }
             Ok(ChainReport {
                 run: r.id,
                 ticks: ticks.len(),
-                broken: loom_kernel::verify_chain(&ticks).err(),
+                broken,
+                fork,
             })
         })
         .collect()

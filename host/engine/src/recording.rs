@@ -34,7 +34,28 @@ pub(crate) struct Recording {
 
 impl Recording {
     pub(crate) fn load(source: &Store, run: u64) -> Result<Recording> {
-        let ledger = source.ledger(run)?;
+        Self::load_cut(source, run, None)
+    }
+
+    /// Ticks 1..=`at` of run `run` as run `fork` re-executes them: its ledger rows, results
+    /// and change lists under `fork`'s id and effect keys (see [`crate::fork::rekey`]).
+    pub(crate) fn prefix(source: &Store, run: u64, at: u64, fork: u64) -> Result<Recording> {
+        Self::load_cut(source, run, Some((at, fork)))
+    }
+
+    fn load_cut(source: &Store, run: u64, cut: Option<(u64, u64)>) -> Result<Recording> {
+        let rekey = |text: &str| match cut {
+            Some((_, fork)) => crate::fork::rekey(text, run, fork),
+            None => text.to_owned(),
+        };
+        let mut ledger = source.ledger(run)?;
+        if let Some((at, fork)) = cut {
+            ledger.retain(|l| l.seq <= at);
+            for l in &mut ledger {
+                l.key = rekey(&l.key);
+                l.run_id = fork;
+            }
+        }
         let mut results = BTreeMap::new();
         let mut requests = BTreeMap::new();
         let mut by_key = HashMap::new();
@@ -44,7 +65,11 @@ impl Recording {
             by_key.entry((l.key.clone(), l.attempt)).or_insert(i);
             by_seq.entry(l.seq).or_default().push(i);
             if l.result_hash.is_some() || l.status != LedgerStatus::Intent {
-                if let Some(r) = source.result(run, &l.key, l.attempt)? {
+                let recorded_key = match cut {
+                    Some((_, fork)) => crate::fork::rekey(&l.key, fork, run),
+                    None => l.key.clone(),
+                };
+                if let Some(r) = source.result(run, &recorded_key, l.attempt)? {
                     results.insert((l.key.clone(), l.attempt), r);
                 }
             }
@@ -56,10 +81,13 @@ impl Recording {
                 }
             }
         }
-        let ticks = source.ticks(run)?;
+        let mut ticks = source.ticks(run)?;
+        if let Some((at, _)) = cut {
+            ticks.truncate(usize::try_from(at).unwrap_or(usize::MAX));
+        }
         let writes: Vec<Vec<Write>> = ticks
             .iter()
-            .map(|t| serde_json::from_str(&t.changes).unwrap_or_default())
+            .map(|t| serde_json::from_str(&rekey(&t.changes)).unwrap_or_default())
             .collect();
         // The run's options as it started: the first recorded change says what they were.
         let first_change = writes.iter().flatten().find_map(|w| match w {
@@ -82,6 +110,17 @@ impl Recording {
             options,
             keep_identity: false,
         })
+    }
+
+    /// The run's options as it started.
+    pub(crate) fn first_options(&self) -> &str {
+        &self.options
+    }
+
+    /// Where the recorded run was forked from, if it is a fork (its tick 1 says).
+    pub(crate) fn fork_origin(&self) -> Option<loom_kernel::ForkOrigin> {
+        self.tick(1)
+            .and_then(|t| loom_kernel::ForkOrigin::of(t).ok().flatten())
     }
 
     /// Where tick `seq` is in `ticks`: recorded ticks are 1, 2, 3, … in order (the chain
@@ -382,7 +421,11 @@ impl Engine {
             options,
         };
         let summary = crate::api::start_summary(&new);
-        let tick = self.store.begin_run_as(&new, Some(token), Some(task))?;
+        let origin = rec.fork_origin();
+        let mut tick = self.store.begin_run_as(&new, Some(token), Some(task))?;
+        if let Some(origin) = &origin {
+            tick.fork_of(origin);
+        }
         self.bundles.push(bundle);
         self.commit(tick, TickMeta::new(TickKind::Start, summary), None)?;
         self.drive(token.run)

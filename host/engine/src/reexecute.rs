@@ -34,8 +34,13 @@ pub(crate) fn reexecute(
 
 /// Drives the replaying engine through the recording: the run itself, then each decision,
 /// resume or abandon that came from outside it.
-fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()> {
+pub(crate) fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()> {
     engine.replay_start(bundle)?;
+    follow(engine, id)
+}
+
+/// Drives run `id` on through the engine's recording, from wherever it stands.
+pub(crate) fn follow(engine: &mut Engine, id: u64) -> Result<()> {
     loop {
         let run = engine.store.run(id)?;
         let Some(next) = engine
@@ -86,6 +91,13 @@ fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()
                 if kind == TickKind::Decision {
                     decided?;
                 }
+            }
+            // A fork's changes at its fork point, as its tick 1 recorded them.
+            TickKind::Fork => {
+                let Some(origin) = engine.recording.as_ref().and_then(|r| r.fork_origin()) else {
+                    return Ok(());
+                };
+                engine.fork_tick(id, &origin)?;
             }
             TickKind::Resume => {
                 let via = summary

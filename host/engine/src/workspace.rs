@@ -11,11 +11,13 @@ mod patch;
 #[cfg(test)]
 mod patch_tests;
 pub(crate) mod preimage;
+mod revert;
 
 pub(crate) use patch::capture;
 #[cfg(test)]
 pub(crate) use patch::paths as diff_paths;
 pub use patch::{apply_diff, Applied, ApplyError, DiffApplied};
+pub(crate) use revert::{diffs_after, revert};
 
 /// Pulls a unified diff out of an agent's reply: a ```diff (or ```patch) fenced block, else the
 /// whole reply if it reads as a diff.

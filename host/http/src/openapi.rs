@@ -102,6 +102,12 @@ pub(crate) fn api_routes() -> Vec<ApiRoute> {
             commands::decide,
         ),
         route(post.clone(), "/api/v1/resume", Write, commands::resume),
+        route(
+            post.clone(),
+            "/api/v1/runs/{id}/fork",
+            Write,
+            commands::fork,
+        ),
         route(post.clone(), "/api/v1/abandon", Write, commands::abandon),
         route(post, "/api/v1/replay", Upload, replay::replay),
     ]
@@ -133,6 +139,7 @@ pub(crate) fn api_routes() -> Vec<ApiRoute> {
         commands::start_task,
         commands::decide,
         commands::resume,
+        commands::fork,
         commands::abandon,
         replay::replay,
     ),

@@ -12,6 +12,7 @@
 mod blobs;
 mod commit;
 mod error;
+mod fork;
 pub mod hash;
 mod model;
 mod query;
@@ -28,6 +29,7 @@ mod view;
 
 pub use commit::tick_hash;
 pub use error::{KernelError, Result};
+pub use fork::ForkOrigin;
 pub use model::*;
 pub use replay::{first_difference, Replay, Replayed};
 pub use results::RESULT_INLINE_BYTES_MAX;

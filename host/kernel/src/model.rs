@@ -97,6 +97,7 @@ str_enum!(
         Hold = "hold",
         Resume = "resume",
         Abandon = "abandon",
+        Fork = "fork",
     }
 );
 
@@ -319,5 +320,23 @@ pub enum Write {
         /// What they were (so a replay can start the run with its first options).
         from: String,
         options: String,
+    },
+    /// In tick 1 of a fork, after its start: the run it was forked from, the last tick it
+    /// shares with it (ticks 1..=`at` re-execute the parent's), that tick's hash in the
+    /// parent's chain, and what the fork changes at its fork point. Recorded up front so a
+    /// fork cut short by a crash is finished the same way.
+    ForkOf {
+        run: u64,
+        at: u64,
+        hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings: Option<String>,
+    },
+    /// The run's bundle settings changed (a fork's, at its fork point).
+    Settings {
+        from: String,
+        settings: String,
     },
 }

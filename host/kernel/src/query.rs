@@ -545,6 +545,21 @@ pub(crate) fn ticks_after(conn: &Connection, after: i64, limit: u32) -> Result<V
         .collect()
 }
 
+/// Tick 1 of every run, in run order: how a run's forks are found (each names its parent
+/// there). One primary-key lookup per run.
+pub(crate) fn first_ticks(conn: &Connection) -> Result<Vec<TickRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {TICK_COLS} FROM ticks WHERE id IN (SELECT id * 4294967296 + 1 FROM runs) \
+         ORDER BY id"
+    ))?;
+    let rows = st
+        .query_map([], tick_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(t, kind)| finish_tick(conn, t, kind))
+        .collect()
+}
+
 pub(crate) fn last_hash(conn: &Connection, run: u64) -> Result<Option<(u64, String)>> {
     Ok(conn
         .prepare_cached(&format!(

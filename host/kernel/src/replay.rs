@@ -263,6 +263,23 @@ impl<'s> Replay<'s> {
                 tick.record_call(key, step, kind, *status, summary, meta)
             }
             Write::Options { from, options } => tick.write_options(from.clone(), options),
+            Write::ForkOf {
+                run,
+                at,
+                hash,
+                provider,
+                settings,
+            } => {
+                tick.fork_of(&crate::fork::ForkOrigin {
+                    run: *run,
+                    at: *at,
+                    hash: hash.clone(),
+                    provider: provider.clone(),
+                    settings: settings.clone(),
+                });
+                Ok(())
+            }
+            Write::Settings { from, settings } => tick.write_settings(from.clone(), settings),
             Write::Refused { changes } => {
                 tick.log(Write::Refused {
                     changes: changes.clone(),

@@ -504,6 +504,19 @@ impl Store {
         query::ticks(&self.conn, run)
     }
 
+    /// Tick 1 of every run (where a fork names its parent).
+    pub fn first_ticks(&self) -> Result<Vec<TickRow>> {
+        query::first_ticks(&self.conn)
+    }
+
+    /// The id the next new run gets.
+    pub fn next_run_id(&self) -> Result<u64> {
+        let max: i64 = self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM runs", [], |r| r.get(0))?;
+        Ok(max as u64 + 1)
+    }
+
     /// Ticks of any run committed after tick id `after` (`run·2³² + seq`; 0 for all), oldest
     /// first, at most `limit`: how a watcher catches up on what other processes committed.
     pub fn ticks_after(&self, after: i64, limit: u32) -> Result<Vec<TickRow>> {

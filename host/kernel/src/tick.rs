@@ -2,6 +2,7 @@
 //! change list; `commit` runs the rules inside the transaction, then chains and commits.
 
 use crate::error::{KernelError, Result};
+use crate::fork::ForkOrigin;
 use crate::hash::sha256_hex;
 use crate::model::*;
 use crate::store::Store;
@@ -224,6 +225,35 @@ impl<'s> Tick<'s> {
         self.log(Write::Options {
             from,
             options: options.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Records, in tick 1 of a fork, what it was forked from (see [`Write::ForkOf`]).
+    pub fn fork_of(&mut self, origin: &ForkOrigin) {
+        self.log(Write::ForkOf {
+            run: origin.run,
+            at: origin.at,
+            hash: origin.hash.clone(),
+            provider: origin.provider.clone(),
+            settings: origin.settings.clone(),
+        });
+    }
+
+    /// Replaces the run's bundle settings (a JSON object), recorded in the chain.
+    pub fn set_settings(&mut self, settings: &str) -> Result<()> {
+        let from = self.view().run()?.settings;
+        self.write_settings(from, settings)
+    }
+
+    pub(crate) fn write_settings(&mut self, from: String, settings: &str) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached("UPDATE runs SET settings = ?2 WHERE id = ?1")?
+            .execute(params![self.run_id(), settings])?;
+        self.log(Write::Settings {
+            from,
+            settings: settings.to_owned(),
         });
         Ok(())
     }

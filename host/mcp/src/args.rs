@@ -81,6 +81,24 @@ pub struct AbandonArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+pub struct ForkArgs {
+    /// The run to fork.
+    pub run: u64,
+    /// The last tick the fork shares with the run (its ticks up to there are re-executed
+    /// from the record: no provider call, no command).
+    pub at: u64,
+    /// New wording for the task, from the fork point on.
+    pub task: Option<String>,
+    /// One provider spec for every agent role after the fork point.
+    pub provider: Option<String>,
+    /// Abandon the open task to make room for the fork.
+    #[serde(default)]
+    pub replace: bool,
+    /// Follow the fork for up to this many seconds.
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct VerifyArgs {
     /// Which run (default: every run).
     pub run: Option<u64>,

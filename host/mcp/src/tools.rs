@@ -312,6 +312,43 @@ impl LoomMcp {
     }
 
     #[tool(
+        description = "Fork a recorded run after tick `at` (time travel): a new run whose ticks \
+                       up to there re-execute the run's from its record, then go on live (with \
+                       another provider, wording, or a gate decided differently). Gates the \
+                       policy gives to a human still need a human.",
+        output_schema = schema_for_output::<RunOut>()
+    )]
+    async fn fork_run(
+        &self,
+        Parameters(a): Parameters<ForkArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> ToolResult {
+        if let Some(t) = &a.task {
+            bounded_text("task", t, NOTE_MAX_BYTES)?;
+        }
+        let r = async {
+            let engine = self.engine().await?;
+            let events = engine.subscribe();
+            let request = loom_engine::ForkRequest {
+                run: a.run,
+                at: a.at,
+                title: a.task,
+                provider: a.provider,
+                replace: a.replace,
+                ..Default::default()
+            };
+            let run = engine.fork(request).await?;
+            let wait = wait::bounded(a.wait);
+            wait::follow(&self.reader(), run, events, wait, &progress(&ctx), &ctx.ct).await
+        }
+        .await;
+        Ok(match r {
+            Ok(out) => tool_ok(render::run_line(&out), &out),
+            Err(e) => tool_error(&e),
+        })
+    }
+
+    #[tool(
         description = "Drop the open task (recorded, with the reason). An effect in flight \
                        finishes first and its result is kept in the ledger.",
         output_schema = schema_for_output::<DoneOut>()

@@ -88,6 +88,10 @@ enum Command {
     Resume {
         reply: Reply<u64>,
     },
+    Fork {
+        request: Box<loom_engine::ForkRequest>,
+        reply: Reply<u64>,
+    },
     Abandon {
         /// The run the abandon was asked for (and its request posted for the drive loop).
         run: Option<u64>,
@@ -157,6 +161,13 @@ impl EngineHandle {
     /// Sets a stopped run going again (recorded), then drives it.
     pub async fn resume(&self) -> Result<u64> {
         self.ask(|reply| Command::Resume { reply }).await
+    }
+
+    /// Forks a recorded run (see [`loom_engine::ForkRequest`]); answers with the fork's run
+    /// once its prefix is re-executed and its fork tick committed, and drives it on.
+    pub async fn fork(&self, request: loom_engine::ForkRequest) -> Result<u64> {
+        let request = Box::new(request);
+        self.ask(|reply| Command::Fork { request, reply }).await
     }
 
     /// Abandons the open task. While the engine thread is busy driving, the request is
@@ -301,6 +312,9 @@ fn serve(mut engine: Engine, rx: mpsc::Receiver<Command>) {
             }
             Command::Decide { decision, reply } => answer(reply, engine.record_decision(&decision)),
             Command::Resume { reply } => answer(reply, engine.record_resume()),
+            Command::Fork { request, reply } => {
+                answer(reply, engine.begin_fork(&request).map(|f| f.report.run.id))
+            }
             Command::Abandon {
                 run,
                 reason,

@@ -82,6 +82,7 @@ view_enum!(
         Hold = "hold",
         Resume = "resume",
         Abandon = "abandon",
+        Fork = "fork",
     }
 );
 view_enum!(

@@ -106,6 +106,19 @@ pub struct ChainReport {
     pub ticks: usize,
     /// The first break; none when the chain is intact.
     pub broken: Option<ChainBreak>,
+    /// For a fork: the run it was forked from and the last tick they share (checked to be
+    /// that run's, tick for tick).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fork: Option<ForkPoint>,
+}
+
+/// Where a fork comes from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForkPoint {
+    pub run: u64,
+    pub at: u64,
+    /// The hash of that run's tick `at`.
+    pub hash: String,
 }
 
 impl From<&loom_engine::reads::ChainReport> for ChainReport {
@@ -118,6 +131,11 @@ impl From<&loom_engine::reads::ChainReport> for ChainReport {
                 problem: b.problem.clone(),
                 expected: b.expected.clone(),
                 found: b.found.clone(),
+            }),
+            fork: r.fork.as_ref().map(|f| ForkPoint {
+                run: f.run,
+                at: f.at,
+                hash: f.hash.clone(),
             }),
         }
     }

@@ -130,6 +130,53 @@ pub async fn resume(State(app): State<Arc<App>>) -> ApiResult {
     ok(RunRef { run })
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForkBody {
+    /// The last tick the fork shares with the run.
+    at: u64,
+    /// New wording for the task, from the fork point on.
+    task: Option<String>,
+    /// One provider for every agent role after the fork point.
+    provider: Option<String>,
+    /// Take the bundle settings from the project's config at the fork point.
+    #[serde(default)]
+    settings: bool,
+    /// Abandon the open task to make room for the fork.
+    #[serde(default)]
+    replace: bool,
+}
+
+/// Forks run `id` after tick `at` (time travel): the fork's ticks up to there re-execute the
+/// run's from its record (no provider call, no command), the working tree is taken back to
+/// that tick, and the fork goes on live. Answers once the fork tick is committed; the server
+/// drives the fork on. A fork with another bundle is the CLI's (`loom fork --bundle`).
+#[utoipa::path(post, path = "/api/v1/runs/{id}/fork",
+    params(("id" = u64, Path, description = "The run to fork")),
+    request_body = ForkBody,
+    responses(
+        (status = 200, body = RunRef, description = "The fork's run"),
+        (status = "default", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn fork(
+    State(app): State<Arc<App>>,
+    Path(id): Path<u64>,
+    b: Result<Json<ForkBody>, JsonRejection>,
+) -> ApiResult {
+    let f = body(b)?;
+    let request = loom_engine::ForkRequest {
+        run: id,
+        at: f.at,
+        title: f.task,
+        provider: f.provider,
+        bundle: None,
+        settings_from_config: f.settings,
+        replace: f.replace,
+    };
+    let run = app.handle.fork(request).await?;
+    ok(RunRef { run })
+}
+
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AbandonBody {

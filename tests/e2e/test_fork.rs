@@ -1,0 +1,334 @@
+//! Forking a recorded run (time travel), through the real `loom` binary: the fork's ticks up
+//! to the fork point re-execute the parent's from the record (the scripted provider's call log
+//! proves no call is made), the working tree goes back to that tick, what changes at the fork
+//! point takes effect after it, `verify` proves the shared prefix, and replay reproduces both
+//! runs. A bundle that would not reproduce the prefix is refused, and a kill during the prefix
+//! or the live part is finished by `loom resume` with nothing repeated.
+
+use crate::common::*;
+use std::path::Path;
+
+/// The demo with a call log and replies for two passes (the second after a rejection).
+fn demo_with_log() -> (tempfile::TempDir, std::path::PathBuf) {
+    demo_under("supervised")
+}
+
+fn demo_under(policy: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let replies = [
+        "log = \"calls.jsonl\"\n\n".to_owned(),
+        reply("planner", "1. fix the even case"),
+        reply("implementer", FIX_EVEN),
+        reply("implementer", ADD_TEST),
+        reply("reviewer", r#"{"findings": []}"#),
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    project(&config(policy, ""), &replies)
+}
+
+/// The calls the scripted provider answered, by role, in order.
+fn calls(dir: &Path) -> Vec<String> {
+    let path = dir.join(".loom/calls.jsonl");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["role"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn log_json(dir: &Path, run: u64) -> Vec<serde_json::Value> {
+    let o = loom(dir, &["log", "--run", &run.to_string(), "--json"]);
+    let t = expect_code(&o, 0);
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {t}"));
+    v.as_array().unwrap().clone()
+}
+
+/// The seq of run `run`'s tick that opened the pending gate `name` (the last one so named).
+fn gate_tick(dir: &Path, run: u64, name: &str) -> u64 {
+    log_json(dir, run)
+        .iter()
+        .filter(|e| e["tick"]["kind"] == "gate-open" && e["tick"]["step"] == name)
+        .map(|e| e["tick"]["seq"].as_u64().unwrap())
+        .next_back()
+        .unwrap_or_else(|| panic!("no gate-open tick for {name} in run {run}"))
+}
+
+fn runs(dir: &Path) -> Vec<serde_json::Value> {
+    let o = loom(dir, &["runs", "--json"]);
+    let t = expect_code(&o, 0);
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {t}"));
+    v.as_array().unwrap().clone()
+}
+
+#[test]
+fn fork_before_accept_and_reject_instead_goes_back_to_fixing() {
+    let (_tmp, dir) = demo_with_log();
+    // The parent: one pass, accepted.
+    let t = expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    assert!(t.contains("accept"), "{t}");
+    let at = gate_tick(&dir, 1, "accept");
+    expect_code(&loom(&dir, &["approve", "accept"]), 0);
+    let before = calls(&dir);
+    assert_eq!(before, ["planner", "implementer", "reviewer"]);
+    let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+
+    // Fork just before the decision: the fork waits at the same gate, nothing was called, and
+    // the tree (whose fix came before the fork point) is left as it is.
+    let t = expect_code(&loom(&dir, &["fork", "1", "--at", &at.to_string()]), 10);
+    assert!(t.contains("run #2 forked from run #1 after tick"), "{t}");
+    assert_eq!(calls(&dir), before, "the prefix called a provider:\n{t}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stats.py")).unwrap(),
+        fixed
+    );
+    let s = status_json(&dir);
+    assert_eq!(s["run"]["id"], 2, "{s}");
+    assert_eq!(s["run"]["status"], "waiting", "{s}");
+
+    // Decide differently: the run goes back to fixing, live, with new calls.
+    let t = expect_code(
+        &loom(
+            &dir,
+            &["reject", "accept", "--reason", "add a test for two values"],
+        ),
+        10,
+    );
+    assert!(t.contains("accept"), "{t}");
+    assert_eq!(
+        calls(&dir),
+        [
+            "planner",
+            "implementer",
+            "reviewer",
+            "implementer",
+            "reviewer"
+        ],
+        "{t}"
+    );
+    let test = std::fs::read_to_string(dir.join("test_stats.py")).unwrap();
+    assert!(test.contains("test_median_big"), "{test}");
+    expect_code(&loom(&dir, &["approve", "accept"]), 0);
+
+    // The record: tick 1 names the parent, the fork tick follows the prefix, and the prefix
+    // is the parent's tick for tick (verify checks it against the parent's chain).
+    let log = log_json(&dir, 2);
+    assert_eq!(
+        log[at as usize]["tick"]["kind"], "fork",
+        "{:?}",
+        log[at as usize]
+    );
+    let first = log[0]["tick"]["changes"].to_string();
+    assert!(first.contains("fork-of"), "{first}");
+    let t = expect_code(&loom(&dir, &["verify"]), 0);
+    assert!(t.contains("run #1: "), "{t}");
+    assert!(
+        t.contains(&format!(
+            "a fork of run #1: its ticks 1 to {at} are run #1's"
+        )),
+        "{t}"
+    );
+    let t = expect_code(&loom(&dir, &["log", "--run", "2"]), 0);
+    assert!(
+        t.contains(&format!("run #2 is a fork of run #1 after tick {at}")),
+        "{t}"
+    );
+    let t = expect_code(&loom(&dir, &["log", "--run", "1"]), 0);
+    assert!(
+        t.contains(&format!("forks of run #1: #2 (after tick {at})")),
+        "{t}"
+    );
+    assert_replays_identically(&dir);
+}
+
+#[test]
+fn fork_at_the_plan_gate_with_another_provider_takes_the_tree_back() {
+    // Under the manual policy a person approves the plan.
+    let (_tmp, dir) = demo_under("manual");
+    let other = [
+        "log = \"other-calls.jsonl\"\n\n".to_owned(),
+        reply(
+            "implementer",
+            &FIX_EVEN.replace(") / 2\n", ") / 2  # the mean of the middle two\n"),
+        ),
+        reply("reviewer", r#"{"findings": []}"#),
+    ]
+    .concat();
+    std::fs::write(dir.join(".loom/other.toml"), other).unwrap();
+    // The parent's plan is approved, its fix is in the tree, and it waits further on.
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let plan = gate_tick(&dir, 1, "plan");
+    expect_code(&loom(&dir, &["approve", "plan"]), 10);
+    let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+    assert!(fixed.contains("% 2 == 0"), "{fixed}");
+
+    // The parent's task is open: a fork must say it replaces it.
+    let t = expect_code(&loom(&dir, &["fork", "1", "--at", &plan.to_string()]), 2);
+    assert!(t.contains("--replace"), "{t}");
+    assert_eq!(runs(&dir).len(), 1, "a refused fork wrote a run");
+
+    let t = expect_code(
+        &loom(
+            &dir,
+            &[
+                "fork",
+                "1",
+                "--at",
+                &plan.to_string(),
+                "--replace",
+                "--provider",
+                "scripted:.loom/other.toml",
+            ],
+        ),
+        10,
+    );
+    assert!(t.contains("task #1 abandoned"), "{t}");
+    assert!(t.contains("working tree taken back"), "{t}");
+    // Back to before the fix: the parent's diff came out of the tree.
+    let now = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+    assert!(!now.contains("% 2 == 0"), "{now}");
+    assert_eq!(calls(&dir), ["planner", "implementer", "reviewer"]);
+
+    // Approving the plan runs the implementer on the other provider.
+    expect_code(&loom(&dir, &["approve", "plan"]), 10);
+    let other_calls = std::fs::read_to_string(dir.join(".loom/other-calls.jsonl")).unwrap();
+    assert_eq!(other_calls.lines().count(), 2, "{other_calls}");
+    assert_eq!(
+        calls(&dir).len(),
+        3,
+        "the first provider was called after the fork"
+    );
+    let now = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+    assert!(now.contains("the mean of the middle two"), "{now}");
+    let log = log_json(&dir, 2);
+    let fork = &log[plan as usize]["tick"];
+    assert_eq!(fork["kind"], "fork", "{fork}");
+    assert!(
+        fork["summary"]
+            .as_str()
+            .unwrap()
+            .contains("every agent role now calls scripted:.loom/other.toml"),
+        "{fork}"
+    );
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}
+
+#[test]
+fn a_fork_whose_bundle_departs_inside_the_prefix_is_refused_naming_the_tick() {
+    let (tmp, dir) = demo_with_log();
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    expect_code(&loom(&dir, &["abandon"]), 0);
+    let at = gate_tick(&dir, 1, "accept");
+    // The hello bundle's logic is not the code bundle's: it departs at its first step.
+    let other = tmp.path().join("hello.wasm");
+    std::fs::write(&other, loom_guests::HELLO).unwrap();
+    let t = expect_code(
+        &loom(
+            &dir,
+            &[
+                "fork",
+                "1",
+                "--at",
+                &at.to_string(),
+                "--bundle",
+                other.to_str().unwrap(),
+            ],
+        ),
+        4,
+    );
+    assert!(t.contains("the fork is refused"), "{t}");
+    // Here the first step names another phase: tick 1 already departs.
+    assert!(t.contains("tick 1 of run #1"), "{t}");
+    assert!(t.contains("phase"), "{t}");
+    assert!(t.contains("nothing was written"), "{t}");
+    assert_eq!(runs(&dir).len(), 1, "a refused fork wrote a run");
+
+    // A fork point that is no tick of the run, and a run that does not exist, are refused too.
+    let t = expect_code(&loom(&dir, &["fork", "1", "--at", "999"]), 2);
+    assert!(t.contains("run #1 has ticks 1 to"), "{t}");
+    let t = expect_code(&loom(&dir, &["fork", "7", "--at", "1"]), 2);
+    assert!(t.contains('7'), "{t}");
+    // Forking at the tick that ended the run leaves nothing to do.
+    let last = log_json(&dir, 1).len();
+    let t = expect_code(&loom(&dir, &["fork", "1", "--at", &last.to_string()]), 2);
+    assert!(t.contains("fork at an earlier tick"), "{t}");
+}
+
+#[test]
+fn a_kill_during_the_prefix_or_the_live_part_is_finished_by_resume_with_nothing_repeated() {
+    let (_tmp, dir) = demo_with_log();
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let at = gate_tick(&dir, 1, "accept");
+    expect_code(&loom(&dir, &["abandon"]), 0);
+    let before = calls(&dir);
+
+    // Killed after the fork re-executed two of its ticks.
+    let o = std::process::Command::new(LOOM)
+        .args(["fork", "1", "--at", &at.to_string()])
+        .current_dir(&dir)
+        .env("LOOM_FAILPOINT", "fork-prefix:2")
+        .env_remove("CARGO")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "not killed: {}", text(&o));
+    // Tick 1 (the fork's start), then two re-executed ticks.
+    assert_eq!(
+        log_json(&dir, 2).len(),
+        3,
+        "the kill came after the second re-executed tick"
+    );
+    // Resume finishes the prefix from the record, then the fork tick.
+    expect_code(&loom(&dir, &["resume"]), 10);
+    assert_eq!(calls(&dir), before, "the prefix called a provider");
+    let log = log_json(&dir, 2);
+    assert_eq!(log.len() as u64, at + 1);
+    assert_eq!(log[at as usize]["tick"]["kind"], "fork");
+
+    // Killed during the live part: the implementer's second turn (the fix) is slow.
+    let script = std::fs::read_to_string(dir.join(".loom/replies.toml")).unwrap();
+    let slow = script.replacen(
+        &reply("implementer", ADD_TEST),
+        &reply("implementer", ADD_TEST).replace("[[reply]]\n", "[[reply]]\ndelay_ms = 60000\n"),
+        1,
+    );
+    assert_ne!(slow, script);
+    std::fs::write(dir.join(".loom/replies.toml"), &slow).unwrap();
+    kill_during(
+        &dir,
+        &["reject", "accept", "--reason", "add a test for two values"],
+        "fix",
+    );
+    std::fs::write(dir.join(".loom/replies.toml"), &script).unwrap();
+    expect_code(&loom(&dir, &["resume"]), 10);
+    let after = calls(&dir);
+    assert_eq!(
+        after,
+        [
+            "planner",
+            "implementer",
+            "reviewer",
+            "implementer",
+            "reviewer"
+        ],
+        "an effect ran twice or not at all"
+    );
+    expect_code(&loom(&dir, &["approve", "accept"]), 0);
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}
