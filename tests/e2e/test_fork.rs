@@ -79,9 +79,20 @@ fn fork_before_accept_and_reject_instead_goes_back_to_fixing() {
     assert_eq!(before, ["planner", "implementer", "reviewer"]);
     let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
 
-    // Fork just before the decision: the fork waits at the same gate, nothing was called, and
-    // the tree (whose fix came before the fork point) is left as it is.
-    let t = expect_code(&loom(&dir, &["fork", "1", "--at", &at.to_string()]), 10);
+    // Fork just before the decision, with new wording and the settings the config has now:
+    // the fork waits at the same gate, nothing was called, and the tree (whose fix came
+    // before the fork point) is left as it is.
+    let mut cfg = std::fs::read_to_string(dir.join("loom.toml")).unwrap();
+    cfg.push_str("\n[bundle]\nmax-fix-rounds = 5\n");
+    std::fs::write(dir.join("loom.toml"), cfg).unwrap();
+    let task = "fix the median of even-length lists, tested on two values";
+    let t = expect_code(
+        &loom(
+            &dir,
+            &["fork", "1", "--at", &at.to_string(), "--settings", task],
+        ),
+        10,
+    );
     assert!(t.contains("run #2 forked from run #1 after tick"), "{t}");
     assert_eq!(calls(&dir), before, "the prefix called a provider:\n{t}");
     assert_eq!(
@@ -101,6 +112,10 @@ fn fork_before_accept_and_reject_instead_goes_back_to_fixing() {
         10,
     );
     assert!(t.contains("accept"), "{t}");
+    // The accept gate opened again, live, under the fork's wording and settings.
+    let gates = expect_code(&loom(&dir, &["gates"]), 0);
+    assert!(gates.contains(&format!("Task: {task}")), "{gates}");
+    assert!(gates.contains("of 5)"), "{gates}");
     assert_eq!(
         calls(&dir),
         [
@@ -119,10 +134,12 @@ fn fork_before_accept_and_reject_instead_goes_back_to_fixing() {
     // The record: tick 1 names the parent, the fork tick follows the prefix, and the prefix
     // is the parent's tick for tick (verify checks it against the parent's chain).
     let log = log_json(&dir, 2);
-    assert_eq!(
-        log[at as usize]["tick"]["kind"], "fork",
-        "{:?}",
-        log[at as usize]
+    let fork = &log[at as usize]["tick"];
+    assert_eq!(fork["kind"], "fork", "{fork}");
+    let said = fork["summary"].as_str().unwrap();
+    assert!(
+        said.contains("bundle settings now") && said.contains("\"max-fix-rounds\":5"),
+        "{said}"
     );
     let first = log[0]["tick"]["changes"].to_string();
     assert!(first.contains("fork-of"), "{first}");
@@ -145,6 +162,20 @@ fn fork_before_accept_and_reject_instead_goes_back_to_fixing() {
         "{t}"
     );
     assert_replays_identically(&dir);
+
+    // An edit to the parent's record inside the shared prefix breaks the fork's proof too.
+    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
+    db.execute(
+        "UPDATE ticks SET summary = 'nothing to see' WHERE run_id = 1 AND seq = 2",
+        [],
+    )
+    .unwrap();
+    let t = expect_code(&loom(&dir, &["verify"]), 13);
+    assert!(t.contains("run #1: BROKEN at tick 2"), "{t}");
+    assert!(
+        t.contains("run #2: BROKEN at tick 2: the fork's tick differs from run #1's"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -330,5 +361,176 @@ fn a_kill_during_the_prefix_or_the_live_part_is_finished_by_resume_with_nothing_
     );
     expect_code(&loom(&dir, &["approve", "accept"]), 0);
     expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}
+
+/// Over `loom serve`: the API refuses a fork while the task is open unless it replaces it,
+/// the dashboard's "Fork from here" forks with the session's CSRF token and shows the family,
+/// and the CLI's `loom fork` goes to the server.
+#[test]
+fn a_fork_over_http_from_the_dashboard_and_forwarded_from_the_cli() {
+    use crate::test_serve::{add_user, client, input_value, Server};
+    let (_tmp, dir) = demo_with_log();
+    let server = Server::start(&dir);
+    let login = loop {
+        let line = server
+            .lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap();
+        if let (Some(at), true) = (line.find("http://"), line.contains("/login?code=")) {
+            break line[at..].trim().to_owned();
+        }
+    };
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let at = gate_tick(&dir, 1, "accept");
+    let token = add_user(&dir, "ann");
+    let http = client();
+    let fork = |body: serde_json::Value| {
+        http.post(server.url("runs/1/fork"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let r = fork(serde_json::json!({"at": at}));
+    assert_eq!(r.status(), 400);
+    let problem: serde_json::Value = r.json().unwrap();
+    assert!(
+        problem["detail"].to_string().contains("--replace"),
+        "{problem}"
+    );
+    let r = fork(serde_json::json!({"at": at, "replace": true}));
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["run"], 2, "{v}");
+    assert_eq!(calls(&dir), ["planner", "implementer", "reviewer"]);
+
+    // The dashboard: a tick's page offers the fork (here of the fork itself, inside the
+    // prefix it shares with run #1); the new fork's page names its parent.
+    let browser = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser.get(&login).send().unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let base = format!("http://{}", server.addr);
+    let page = browser
+        .get(format!("{base}/runs/2/ticks/{at}"))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(&format!("Fork from tick #{at}")), "{page}");
+    let csrf = input_value(&page, "csrf");
+    let r = browser
+        .post(format!("{base}/runs/2/fork"))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&at={at}&replace=on"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().unwrap_or_default());
+    assert_eq!(r.headers()["location"], "/runs/3");
+    let page = browser
+        .get(format!("{base}/runs/3"))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("A fork of "), "{page}");
+    assert!(page.contains("run #2"), "{page}");
+    let page = browser
+        .get(format!("{base}/runs/2"))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Forks of this run"), "{page}");
+
+    // The CLI forwards a fork to the server.
+    let t = expect_code(
+        &loom(&dir, &["fork", "1", "--at", &at.to_string(), "--replace"]),
+        10,
+    );
+    assert!(
+        t.contains("run #4 forked from run #1 (by the loom server"),
+        "{t}"
+    );
+    assert_eq!(calls(&dir), ["planner", "implementer", "reviewer"]);
+    assert_eq!(server.stop(), Some(0));
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}
+
+/// `fork_run` through the official Python MCP SDK: the agent forks the run before the human's
+/// acceptance, nothing is called for the prefix, and the fork's human gate is still not the
+/// agent's to decide.
+#[test]
+fn an_agent_forks_over_mcp_and_still_cannot_decide_the_human_gate() {
+    let Some(py) = crate::test_mcp::python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the Python MCP SDK (target/mcp-venv, see .ci/run)"
+        );
+        eprintln!("skipped: no Python with the `mcp` package (target/mcp-venv, see .ci/run)");
+        return;
+    };
+    let (_tmp, dir) = demo_with_log();
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let at = gate_tick(&dir, 1, "accept");
+    const SCRIPT: &str = r#"
+import asyncio, json, sys
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+async def main():
+    loom, project, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    out = {}
+    params = StdioServerParameters(command=loom, args=["mcp", "-C", project])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as s:
+            await s.initialize()
+            def res(r):
+                return {"is_error": r.is_error, "structured": r.structured_content,
+                        "text": "\n".join(c.text for c in r.content if c.type == "text")}
+            out["open"] = res(await s.call_tool("fork_run", {"run": 1, "at": at}))
+            out["fork"] = res(await s.call_tool(
+                "fork_run", {"run": 1, "at": at, "replace": True, "wait": 60}))
+            gate = out["fork"]["structured"]["pending_gates"][0]
+            out["decide"] = res(await s.call_tool("decide_gate", {
+                "gate": gate["name"], "approved": True, "shown_hash": gate["shown_hash"]}))
+    print(json.dumps(out))
+
+asyncio.run(main())
+"#;
+    let out = crate::test_mcp::run_python(
+        &py,
+        SCRIPT,
+        &dir,
+        &[LOOM, dir.to_str().unwrap(), &at.to_string()],
+    );
+    assert_eq!(out["open"]["is_error"], true, "{out}");
+    assert!(
+        out["open"]["text"].as_str().unwrap().contains("--replace"),
+        "{out}"
+    );
+    let fork = &out["fork"];
+    assert_eq!(fork["is_error"], false, "{fork}");
+    assert_eq!(fork["structured"]["run"], 2, "{fork}");
+    assert_eq!(fork["structured"]["status"], "waiting", "{fork}");
+    assert_eq!(out["decide"]["is_error"], true, "{out}");
+    assert_eq!(calls(&dir), ["planner", "implementer", "reviewer"]);
+    let s = status_json(&dir);
+    assert_eq!(s["pending_gates"][0]["status"], "pending", "{s}");
     assert_replays_identically(&dir);
 }

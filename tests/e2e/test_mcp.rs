@@ -127,7 +127,7 @@ fn the_python_sdk_starts_a_task_follows_it_to_the_human_gate_and_cannot_decide_i
     }
     assert_eq!(
         out["tools"].as_object().unwrap().len(),
-        10,
+        11,
         "{}",
         out["tools"]
     );

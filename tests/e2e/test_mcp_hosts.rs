@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 const HOST_WAIT: Duration = Duration::from_secs(120);
 
 /// The loom tools every host must see, sorted.
-const TOOLS: [&str; 10] = [
+const TOOLS: [&str; 11] = [
     "abandon",
     "decide_gate",
+    "fork_run",
     "gates",
     "ledger_row",
     "log",

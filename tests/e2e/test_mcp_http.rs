@@ -195,7 +195,7 @@ fn mcp_over_http_on_loom_serve_drives_the_shared_engine_and_cannot_decide_a_huma
     assert_eq!(out["protocol"], "2025-11-25", "{out}");
     assert_eq!(
         out["tools"].as_array().unwrap().len(),
-        10,
+        11,
         "{}",
         out["tools"]
     );

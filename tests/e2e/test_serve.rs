@@ -373,7 +373,7 @@ fn the_cli_forwards_driving_commands_to_a_live_server_and_a_dead_one_blocks_noth
 }
 
 /// The `value` of the first `<input name="NAME" value="…">` in `page`.
-fn input_value(page: &str, name: &str) -> String {
+pub(crate) fn input_value(page: &str, name: &str) -> String {
     let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
     page[at..at + page[at..].find('"').unwrap()].to_owned()
 }

@@ -24,7 +24,8 @@ codes! {
                  (nothing recorded)";
     /// A rule refused what was asked (the refusal is recorded; nothing else changed).
     REFUSED = 4: "a rule refused what was asked (recorded; nothing else changed), or the bundle \
-                  refused a decision, or the asker may not decide that gate (nothing recorded)";
+                  refused a decision, or the asker may not decide that gate, or a fork's bundle \
+                  does not reproduce the run up to the fork point (nothing recorded)";
     /// The bundle could not be loaded, or it faulted.
     BUNDLE = 5: "the bundle could not be loaded, or it faulted (trapped, panicked, went over a \
                  limit): the run stopped and resuming faults the same way; for `loom replay`, \

@@ -13,8 +13,8 @@ use crate::error::{EngineError, Result};
 use crate::recording::Recording;
 use crate::{DriveReport, Engine, Silent};
 use loom_kernel::{
-    first_difference, tick_hash, ForkOrigin, KernelError, NewRun, Run, TickKind, TickMeta, TickRow,
-    TickToken, Write,
+    first_difference, ForkOrigin, KernelError, NewRun, Run, TickKind, TickMeta, TickRow, TickToken,
+    Write,
 };
 use loom_runtime::Bundle;
 use serde::Serialize;
@@ -125,10 +125,22 @@ impl Engine {
             hash: ticks[req.at as usize - 1].hash.clone(),
             provider: req.provider.clone(),
             settings,
+            title: req
+                .title
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
         };
         self.store.put_blob_compressed(&wasm)?;
-        let id = self.start_fork(&ticks[0], &bundle, req.title.as_deref(), &origin)?;
-        self.finish_fork(id)?;
+        let id = self.start_fork(&ticks[0], &bundle, &origin)?;
+        if let Err(e) = self.finish_fork(id) {
+            // The dry run said the prefix reproduces; if the live one does not after all, the
+            // fork is not left open half made: it is abandoned, saying why, and kept.
+            let why = format!("the fork could not be completed: {e}");
+            self.abandon(Some(&why))?;
+            return Err(e);
+        }
         Ok(Forked {
             parent: parent.id,
             at: req.at,
@@ -185,20 +197,17 @@ impl Engine {
     }
 
     /// Commits tick 1 of the fork: the parent's start under a new task and run (with the
-    /// fork's bundle and wording) and where the fork comes from. Returns the new run.
+    /// fork's bundle) and where the fork comes from. Returns the new run.
     fn start_fork(
         &mut self,
         first: &TickRow,
         bundle: &Rc<Bundle>,
-        title: Option<&str>,
         origin: &ForkOrigin,
     ) -> Result<u64> {
         let writes: Vec<Write> = serde_json::from_str(&first.changes)
             .map_err(|e| KernelError::Corrupt(format!("tick 1 of run #{}: {e}", first.run_id)))?;
         let Some(Write::RunStart {
-            title: recorded_title,
-            settings,
-            ..
+            title, settings, ..
         }) = writes.into_iter().next()
         else {
             return Err(KernelError::Corrupt(format!(
@@ -212,7 +221,8 @@ impl Engine {
             .to_owned();
         let m = bundle.manifest();
         let new = NewRun {
-            title: title.map_or(recorded_title, |t| t.trim().to_owned()),
+            // The wording changes at the fork tick: the prefix shows what the parent showed.
+            title,
             bundle_name: m.name.clone(),
             bundle_version: m.version.clone(),
             bundle_hash: bundle.hash().to_owned(),
@@ -313,7 +323,7 @@ impl Engine {
     fn check_prefix(&self, id: u64, origin: &ForkOrigin) -> Result<()> {
         let parent = self.store.ticks(origin.run)?;
         let fork = self.store.ticks(id)?;
-        if let Some(b) = prefix_break(&parent, &fork, origin) {
+        if let Some(b) = crate::fork_prefix::prefix_break(&parent, &fork, origin) {
             return Err(EngineError::Effect(format!(
                 "fork #{id} does not reproduce run #{} at tick {}: {}",
                 origin.run, b.seq, b.problem
@@ -340,6 +350,15 @@ impl Engine {
         if let Some(s) = origin.settings.as_ref().filter(|s| **s != run.settings) {
             tick.set_settings(s)?;
             summary.push_str(&format!("; bundle settings now {s}"));
+        }
+        let task = self.store.task(run.task_id)?;
+        if let Some(t) = origin
+            .title
+            .as_ref()
+            .filter(|t| task.as_ref().is_some_and(|task| task.title != **t))
+        {
+            tick.set_title(t)?;
+            summary.push_str(&format!("; the task now reads \"{t}\""));
         }
         self.budget.replace(None);
         self.commit(tick, TickMeta::new(TickKind::Fork, summary), Some(&bundle))?;
@@ -398,157 +417,4 @@ fn check_fork_point(parent: &Run, ticks: &[TickRow], at: u64) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The first of `fork`'s ticks 1..=`origin.at` (those it has) that is not its parent's, or a parent whose
-/// tick `at` no longer has the hash the fork recorded. A fork's ticks differ from the
-/// parent's only in what makes them the fork's (the run and task ids, the ids in its effect
-/// keys, its own chain, and in tick 1 the wording, the bundle and the origin itself).
-pub fn prefix_break(
-    parent: &[TickRow],
-    fork: &[TickRow],
-    origin: &ForkOrigin,
-) -> Option<loom_kernel::ChainBreak> {
-    let run = fork.first().map_or(0, |t| t.run_id);
-    let brk = |seq: u64, problem: String, expected: String, found: String| {
-        Some(loom_kernel::ChainBreak {
-            run,
-            seq,
-            problem,
-            expected,
-            found,
-        })
-    };
-    let at = origin.at as usize;
-    match parent.get(at.wrapping_sub(1)) {
-        Some(p) if p.hash == origin.hash => {}
-        Some(p) => {
-            return brk(
-                origin.at,
-                format!(
-                    "the fork recorded the hash of run #{}'s tick {}, which no longer has it",
-                    origin.run, origin.at
-                ),
-                origin.hash.clone(),
-                p.hash.clone(),
-            )
-        }
-        None => {
-            return brk(
-                origin.at,
-                format!(
-                    "run #{} has no tick {} to be forked from",
-                    origin.run, origin.at
-                ),
-                origin.hash.clone(),
-                "(none)".into(),
-            )
-        }
-    }
-    for (p, f) in parent[..at].iter().zip(fork) {
-        if let Some((what, a, b)) = first_difference(p, &as_parent(f, p)) {
-            return brk(
-                f.seq,
-                format!("the fork's tick differs from run #{}'s: {what}", origin.run),
-                a,
-                b,
-            );
-        }
-    }
-    None
-}
-
-/// Fork tick `f` as its parent's tick `p` would read if the fork were the parent.
-fn as_parent(f: &TickRow, p: &TickRow) -> TickRow {
-    let mut changes = rekey(&f.changes, f.run_id, p.run_id);
-    let mut summary = rekey(&f.summary, f.run_id, p.run_id);
-    if f.seq == 1 {
-        let mine = serde_json::from_str::<Vec<Write>>(&changes);
-        let theirs = serde_json::from_str::<Vec<Write>>(&p.changes);
-        if let (Ok(mut mine), Ok(theirs)) = (mine, theirs) {
-            mine.retain(|w| !matches!(w, Write::ForkOf { .. }));
-            if let (
-                Some(Write::RunStart {
-                    task,
-                    title,
-                    bundle,
-                    version,
-                    bundle_hash,
-                    ..
-                }),
-                Some(Write::RunStart {
-                    task: t,
-                    title: ti,
-                    bundle: b,
-                    version: v,
-                    bundle_hash: h,
-                    ..
-                }),
-            ) = (mine.first_mut(), theirs.first())
-            {
-                (*task, *title, *bundle) = (*t, ti.clone(), b.clone());
-                (*version, *bundle_hash) = (v.clone(), h.clone());
-            }
-            if let Ok(text) = serde_json::to_string(&mine) {
-                changes = text;
-            }
-            summary = p.summary.clone();
-        }
-    }
-    let row = TickRow {
-        run_id: p.run_id,
-        prev_hash: p.prev_hash.clone(),
-        summary,
-        changes,
-        hash: String::new(),
-        ..f.clone()
-    };
-    TickRow {
-        hash: tick_hash(&row),
-        ..row
-    }
-}
-
-/// `text` with run `from`'s effect keys (`r{from}/…`) made run `to`'s: the one place a run's
-/// id shows inside what its ticks record.
-pub(crate) fn rekey(text: &str, from: u64, to: u64) -> String {
-    if from == to {
-        return text.to_owned();
-    }
-    let pat = format!("r{from}/");
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for (i, _) in text.match_indices(&pat) {
-        if text[..i]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric)
-        {
-            continue;
-        }
-        out.push_str(&text[last..i]);
-        out.push_str(&format!("r{to}/"));
-        last = i + pat.len();
-    }
-    out.push_str(&text[last..]);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rekey;
-
-    #[test]
-    fn rekey_moves_a_run_s_effect_keys_and_nothing_else() {
-        let text = r#"[{"key":"r3/plan#1"},{"key":"r3/gate:accept@9"},"dir3/x","rr3/y","r33/z"]"#;
-        assert_eq!(
-            rekey(text, 3, 7),
-            r#"[{"key":"r7/plan#1"},{"key":"r7/gate:accept@9"},"dir3/x","rr3/y","r33/z"]"#
-        );
-        assert_eq!(
-            rekey("effect r3/plan#1 is uncertain", 3, 12),
-            "effect r12/plan#1 is uncertain"
-        );
-        assert_eq!(rekey(text, 3, 3), text);
-    }
 }

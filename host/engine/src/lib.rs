@@ -15,6 +15,7 @@ mod effects;
 mod error;
 pub mod events;
 pub mod fork;
+mod fork_prefix;
 mod gate_steps;
 pub mod lock;
 pub mod mailbox;

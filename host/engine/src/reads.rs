@@ -194,7 +194,7 @@ pub fn verify(store: &Store, run: Option<u64>) -> Result<Vec<ChainReport>> {
             };
             if let (None, Some(origin)) = (&broken, &fork) {
                 let parent = store.ticks(origin.run)?;
-                broken = crate::fork::prefix_break(&parent, &ticks, origin);
+                broken = crate::fork_prefix::prefix_break(&parent, &ticks, origin);
             }
             Ok(ChainReport {
                 run: r.id,

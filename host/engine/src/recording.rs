@@ -6,13 +6,10 @@
 use crate::effects::Performed;
 use crate::error::{EngineError, Result};
 use crate::{Config, Engine, Silent};
-use loom_kernel::{
-    Decider, LedgerRow, LedgerStatus, NewRun, Store, TickKind, TickMeta, TickRow, TickToken, Write,
-};
-use loom_runtime::{Bundle, Runtime};
+use loom_kernel::{Decider, LedgerRow, LedgerStatus, Store, TickKind, TickRow, TickToken, Write};
+use loom_runtime::Runtime;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::rc::Rc;
 
 pub(crate) struct Recording {
     pub run: u64,
@@ -38,14 +35,14 @@ impl Recording {
     }
 
     /// Ticks 1..=`at` of run `run` as run `fork` re-executes them: its ledger rows, results
-    /// and change lists under `fork`'s id and effect keys (see [`crate::fork::rekey`]).
+    /// and change lists under `fork`'s id and effect keys (see [`crate::fork_prefix::rekey`]).
     pub(crate) fn prefix(source: &Store, run: u64, at: u64, fork: u64) -> Result<Recording> {
         Self::load_cut(source, run, Some((at, fork)))
     }
 
     fn load_cut(source: &Store, run: u64, cut: Option<(u64, u64)>) -> Result<Recording> {
         let rekey = |text: &str| match cut {
-            Some((_, fork)) => crate::fork::rekey(text, run, fork),
+            Some((_, fork)) => crate::fork_prefix::rekey(text, run, fork),
             None => text.to_owned(),
         };
         let mut ledger = source.ledger(run)?;
@@ -66,7 +63,7 @@ impl Recording {
             by_seq.entry(l.seq).or_default().push(i);
             if l.result_hash.is_some() || l.status != LedgerStatus::Intent {
                 let recorded_key = match cut {
-                    Some((_, fork)) => crate::fork::rekey(&l.key, fork, run),
+                    Some((_, fork)) => crate::fork_prefix::rekey(&l.key, fork, run),
                     None => l.key.clone(),
                 };
                 if let Some(r) = source.result(run, &recorded_key, l.attempt)? {
@@ -226,7 +223,7 @@ pub(crate) enum RecordedEffect {
     Failed(u32, LedgerRow),
 }
 
-fn replay_error(msg: String) -> EngineError {
+pub(crate) fn replay_error(msg: String) -> EngineError {
     EngineError::Effect(format!("replay: {msg}"))
 }
 
@@ -374,60 +371,5 @@ impl Engine {
             .and_then(|l| l.request_hash)
             .and_then(|h| rec.requests.get(&h))
             .map(|r| String::from_utf8_lossy(r).into_owned()))
-    }
-
-    /// Tick 1 of the recording, re-executed with `bundle`; then the run is driven.
-    pub(crate) fn replay_start(&mut self, bundle: Rc<Bundle>) -> Result<()> {
-        let rec = self
-            .recording
-            .as_ref()
-            .ok_or_else(|| replay_error("not replaying".into()))?;
-        let first = rec
-            .tick(1)
-            .ok_or_else(|| replay_error("the recording has no tick 1".into()))?;
-        let Some(Write::RunStart {
-            task,
-            title,
-            bundle: name,
-            version,
-            bundle_hash,
-            settings,
-            ..
-        }) = rec.writes(1).first().cloned()
-        else {
-            return Err(replay_error(
-                "tick 1 of the recording is not a start".into(),
-            ));
-        };
-        let token = TickToken {
-            run: rec.run,
-            seq: 1,
-            unix_ms: first.unix_ms,
-        };
-        let options = rec.options.clone();
-        let keep = rec.keep_identity;
-        let m = bundle.manifest();
-        let new = NewRun {
-            title,
-            bundle_name: if keep { name } else { m.name.clone() },
-            bundle_version: if keep { version } else { m.version.clone() },
-            bundle_hash: if keep {
-                bundle_hash
-            } else {
-                bundle.hash().to_owned()
-            },
-            phase: m.phases.first().cloned().unwrap_or_else(|| "start".into()),
-            settings,
-            options,
-        };
-        let summary = crate::api::start_summary(&new);
-        let origin = rec.fork_origin();
-        let mut tick = self.store.begin_run_as(&new, Some(token), Some(task))?;
-        if let Some(origin) = &origin {
-            tick.fork_of(origin);
-        }
-        self.bundles.push(bundle);
-        self.commit(tick, TickMeta::new(TickKind::Start, summary), None)?;
-        self.drive(token.run)
     }
 }

@@ -6,7 +6,9 @@ use crate::error::Result;
 use crate::recording::Recording;
 use crate::replay::{Divergence, ReplayOptions};
 use crate::Engine;
-use loom_kernel::{first_difference, RunStatus, Store, TickKind, TickRow, Write};
+use loom_kernel::{
+    first_difference, NewRun, RunStatus, Store, TickKind, TickMeta, TickRow, TickToken, Write,
+};
 use loom_runtime::{Bundle, Runtime};
 use std::rc::Rc;
 
@@ -192,4 +194,61 @@ fn compare(
         recorded: "(none: the recording ends before it)".into(),
         replayed: format!("{} {}", extra.kind.as_str(), extra.summary),
     })
+}
+
+impl Engine {
+    /// Tick 1 of the recording, re-executed with `bundle`; then the run is driven.
+    pub(crate) fn replay_start(&mut self, bundle: Rc<Bundle>) -> Result<()> {
+        let rec = self
+            .recording
+            .as_ref()
+            .ok_or_else(|| crate::recording::replay_error("not replaying".into()))?;
+        let first = rec
+            .tick(1)
+            .ok_or_else(|| crate::recording::replay_error("the recording has no tick 1".into()))?;
+        let Some(Write::RunStart {
+            task,
+            title,
+            bundle: name,
+            version,
+            bundle_hash,
+            settings,
+            ..
+        }) = rec.writes(1).first().cloned()
+        else {
+            return Err(crate::recording::replay_error(
+                "tick 1 of the recording is not a start".into(),
+            ));
+        };
+        let token = TickToken {
+            run: rec.run,
+            seq: 1,
+            unix_ms: first.unix_ms,
+        };
+        let options = rec.first_options().to_owned();
+        let keep = rec.keep_identity;
+        let m = bundle.manifest();
+        let new = NewRun {
+            title,
+            bundle_name: if keep { name } else { m.name.clone() },
+            bundle_version: if keep { version } else { m.version.clone() },
+            bundle_hash: if keep {
+                bundle_hash
+            } else {
+                bundle.hash().to_owned()
+            },
+            phase: m.phases.first().cloned().unwrap_or_else(|| "start".into()),
+            settings,
+            options,
+        };
+        let summary = crate::api::start_summary(&new);
+        let origin = rec.fork_origin();
+        let mut tick = self.store.begin_run_as(&new, Some(token), Some(task))?;
+        if let Some(origin) = &origin {
+            tick.fork_of(origin);
+        }
+        self.bundles.push(bundle);
+        self.commit(tick, TickMeta::new(TickKind::Start, summary), None)?;
+        self.drive(token.run)
+    }
 }

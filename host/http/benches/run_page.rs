@@ -116,7 +116,13 @@ fn main() {
             .tick_page(run, None, loom_http::web::TIMELINE_PAGE)
             .expect("page");
         let read = t.elapsed();
-        let html = loom_http::web::render_run_page(&page, None, "csrf", &Default::default());
+        let html = loom_http::web::render_run_page(
+            &page,
+            None,
+            "csrf",
+            &Default::default(),
+            &Default::default(),
+        );
         let all = t.elapsed();
         assert_eq!(page.ticks.len(), loom_http::web::TIMELINE_PAGE);
         assert!(html.contains(&format!("round {}", ticks - 1)));

@@ -19,6 +19,8 @@ pub struct ForkOrigin {
     pub provider: Option<String>,
     /// The bundle settings after the fork point, if they change.
     pub settings: Option<String>,
+    /// The task's wording after the fork point, if it changes.
+    pub title: Option<String>,
 }
 
 impl ForkOrigin {
@@ -40,12 +42,14 @@ impl ForkOrigin {
                 hash,
                 provider,
                 settings,
+                title,
             } => Some(ForkOrigin {
                 run,
                 at,
                 hash,
                 provider,
                 settings,
+                title,
             }),
             _ => None,
         }))
@@ -80,6 +84,7 @@ mod tests {
             hash: "ab".into(),
             provider: Some("scripted:x".into()),
             settings: None,
+            title: None,
         }];
         let t = first(&serde_json::to_string(&w).unwrap());
         let o = ForkOrigin::of(&t).unwrap().unwrap();

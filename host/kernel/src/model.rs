@@ -333,10 +333,17 @@ pub enum Write {
         provider: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         settings: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
     },
     /// The run's bundle settings changed (a fork's, at its fork point).
     Settings {
         from: String,
         settings: String,
+    },
+    /// The task's wording changed (a fork's, at its fork point).
+    Title {
+        from: String,
+        title: String,
     },
 }

@@ -269,6 +269,7 @@ impl<'s> Replay<'s> {
                 hash,
                 provider,
                 settings,
+                title,
             } => {
                 tick.fork_of(&crate::fork::ForkOrigin {
                     run: *run,
@@ -276,10 +277,12 @@ impl<'s> Replay<'s> {
                     hash: hash.clone(),
                     provider: provider.clone(),
                     settings: settings.clone(),
+                    title: title.clone(),
                 });
                 Ok(())
             }
             Write::Settings { from, settings } => tick.write_settings(from.clone(), settings),
+            Write::Title { from, title } => tick.write_title(from.clone(), title),
             Write::Refused { changes } => {
                 tick.log(Write::Refused {
                     changes: changes.clone(),

@@ -237,7 +237,28 @@ impl<'s> Tick<'s> {
             hash: origin.hash.clone(),
             provider: origin.provider.clone(),
             settings: origin.settings.clone(),
+            title: origin.title.clone(),
         });
+    }
+
+    /// Rewords the run's task, recorded in the chain.
+    pub fn set_title(&mut self, title: &str) -> Result<()> {
+        let from = self.view().task()?.title;
+        self.write_title(from, title)
+    }
+
+    pub(crate) fn write_title(&mut self, from: String, title: &str) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET title = ?2 WHERE id = (SELECT task_id FROM runs WHERE id = ?1)",
+            )?
+            .execute(params![self.run_id(), title])?;
+        self.log(Write::Title {
+            from,
+            title: title.to_owned(),
+        });
+        Ok(())
     }
 
     /// Replaces the run's bundle settings (a JSON object), recorded in the chain.

@@ -108,6 +108,7 @@ async fn every_tool_has_an_input_and_an_output_schema() {
         "log",
         "ledger_row",
         "resume",
+        "fork_run",
         "abandon",
         "verify",
         "replay",

@@ -103,6 +103,11 @@ impl Reader {
             .map_err(EngineError::from)?)
     }
 
+    /// Where `run` sits among forks (its parent, its children).
+    pub fn family(&self, run: u64) -> Result<reads::Family> {
+        Ok(reads::family(&self.store()?, run)?)
+    }
+
     /// One tick of `run` with its ledger rows opened up.
     pub fn tick_detail(&self, run: u64, seq: u64) -> Result<crate::views::TickDetail> {
         let page = self.tick_page(run, Some(seq.saturating_add(1)), 1)?;

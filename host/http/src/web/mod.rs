@@ -11,6 +11,7 @@
 //! escapes everything it renders: a reply or a title holding markup is shown as text
 //! (nothing here uses `PreEscaped` on model or bundle text).
 
+mod fork;
 mod gates;
 mod layout;
 mod overview;
@@ -109,6 +110,7 @@ pub fn forms() -> Router<Arc<App>> {
     Router::new()
         .route("/gates/{gate}/decide", post(gates::decide))
         .route("/runs/{id}/replay", post(replay::run))
+        .route("/runs/{id}/fork", post(fork::fork))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use loom_engine::reads::ChainReport;
+use loom_engine::reads::{ChainReport, Family};
 use loom_kernel::{Fact, GateStatus};
 use loom_service::views::TickPage;
 use maud::{html, Markup};
@@ -80,6 +80,7 @@ pub fn render_run_page(
     verify: Option<&[ChainReport]>,
     csrf: &str,
     editable: &gates::Editable,
+    family: &Family,
 ) -> String {
     let s = Session {
         csrf: csrf.to_owned(),
@@ -94,6 +95,22 @@ pub fn render_run_page(
         p class="crumbs" { a href="/runs" { "Runs" } " › run #" (run.id) }
         h1 { "Run #" (run.id) " " span id="status" data-run=(run.id) { (layout::badge(run.status.as_str())) } }
         p class="lead" { (page.title) }
+        @if let Some(p) = &family.parent {
+            p class="callout" id="parent" {
+                "A fork of " a href={ "/runs/" (p.run) } { "run #" (p.run) } " after tick "
+                a href=(tick::href(p.run, p.at)) { "#" (p.at) } ": its ticks 1 to " (p.at)
+                " re-execute run #" (p.run) "'s from the record."
+            }
+        }
+        @if !family.children.is_empty() {
+            p class="callout" id="forks" {
+                "Forks of this run: "
+                @for (i, (id, at)) in family.children.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    a href={ "/runs/" (id) } { "run #" (id) } " (after tick #" (at) ")"
+                }
+            }
+        }
         section class="cards" aria-label="Run" {
             div class="card" { div class="label" { "Phase" } div class="value" { (run.phase) } }
             div class="card" { div class="label" { "Ticks" } div class="value" id="nticks" { (run.last_seq) } }
@@ -161,7 +178,7 @@ pub async fn page(
         Ok(Query(q)) => (q.before, q.verify.unwrap_or(false)),
         Err(_) => (None, false),
     };
-    let (page, reports, editable) = match read(&app, move |r| {
+    let (page, reports, editable, family) = match read(&app, move |r| {
         let page = r.tick_page(run, before, TIMELINE_PAGE)?;
         let reports = if verify {
             Some(r.verify(Some(run))?)
@@ -169,7 +186,8 @@ pub async fn page(
             None
         };
         let editable = gates::editable_of(r, &page.gates)?;
-        Ok((page, reports, editable))
+        let family = r.family(run)?;
+        Ok((page, reports, editable, family))
     })
     .await
     {
@@ -181,5 +199,6 @@ pub async fn page(
         reports.as_deref(),
         &s.csrf,
         &editable,
+        &family,
     ))
 }

@@ -189,7 +189,7 @@ fn an_older_page_of_a_run_links_both_ways_and_shows_findings_and_violations_as_t
             rows: vec!["fact:diff/latest".into()],
         }],
     };
-    let html = super::render_run_page(&page, None, "tok", &Default::default());
+    let html = super::render_run_page(&page, None, "tok", &Default::default(), &Default::default());
     assert!(
         html.contains(r#"<a href="?before=200">‹ older ticks</a>"#),
         "{html}"

@@ -139,9 +139,9 @@ pub async fn page(
     headers: HeaderMap,
     Path((run, seq)): Path<(u64, u64)>,
 ) -> Response {
-    if session(&app, &headers).is_none() {
+    let Some(s) = session(&app, &headers) else {
         return login_needed();
-    }
+    };
     let t = match read(&app, move |r| r.tick_detail(run, seq)).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -163,6 +163,7 @@ pub async fn page(
             @if seq > 1 { a href=(href(run, seq - 1)) { "‹ tick #" (seq - 1) } }
             a href=(href(run, seq + 1)) { "tick #" (seq + 1) " ›" }
         }
+        (super::fork::form(run, seq, &s.csrf))
         h2 { "Ledger rows (" (t.rows.len()) ")" }
         @if t.rows.is_empty() { p class="muted" { "This tick performed no effect." } }
         @for d in &t.rows { (row(d, None, &full)) }
