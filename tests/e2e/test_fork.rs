@@ -534,3 +534,37 @@ asyncio.run(main())
     assert_eq!(s["pending_gates"][0]["status"], "pending", "{s}");
     assert_replays_identically(&dir);
 }
+
+/// A fork cut short whose parent's record was edited since no longer reproduces: the next
+/// command that drives the project abandons it, saying why, instead of being held by it.
+#[test]
+fn a_fork_that_can_no_longer_be_finished_is_abandoned_saying_why() {
+    let (_tmp, dir) = demo_with_log();
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let at = gate_tick(&dir, 1, "accept");
+    expect_code(&loom(&dir, &["abandon"]), 0);
+    let o = std::process::Command::new(LOOM)
+        .args(["fork", "1", "--at", &at.to_string()])
+        .current_dir(&dir)
+        .env("LOOM_FAILPOINT", "fork-prefix:2")
+        .env_remove("CARGO")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "not killed: {}", text(&o));
+    let db = rusqlite::Connection::open(dir.join(".loom/loom.db")).unwrap();
+    db.execute(
+        "UPDATE ticks SET summary = 'nothing to see' WHERE run_id = 1 AND seq = ?1",
+        [at as i64],
+    )
+    .unwrap();
+    let t = text(&loom(&dir, &["resume"]));
+    assert!(t.contains("the fork could not be completed"), "{t}");
+    let s = status_json(&dir);
+    assert!(s["task"].is_null(), "{s}");
+    assert_eq!(s["run"]["status"], "abandoned", "{s}");
+    // The project is free again.
+    expect_code(&loom(&dir, &["run", "fix the median again"]), 10);
+}

@@ -38,12 +38,27 @@ impl Engine {
     /// the project next, before anything else touches it: nothing of its prefix may be done
     /// live.
     fn finish_open_fork(&mut self) -> Result<()> {
-        if let Some(task) = self.store.open_task()? {
-            if let Some(run) = self.store.runs_of_task(task.id)?.pop() {
-                self.finish_fork(run.id)?;
+        let Some(task) = self.store.open_task()? else {
+            return Ok(());
+        };
+        let Some(run) = self.store.runs_of_task(task.id)?.pop() else {
+            return Ok(());
+        };
+        match self.finish_fork(run.id) {
+            Ok(()) => Ok(()),
+            // The disk or the database: try again next time.
+            Err(
+                e
+                @ (EngineError::Kernel(loom_kernel::KernelError::Sql(_)) | EngineError::Io { .. }),
+            ) => Err(e),
+            // A fork that can never be finished (its parent's record no longer reproduces,
+            // its bundle will not load) must not hold the project: it is abandoned, saying
+            // why, and kept for the record.
+            Err(e) => {
+                let why = format!("the fork could not be completed: {e}");
+                self.abandon(Some(&why)).map(|_| ())
             }
         }
-        Ok(())
     }
 
     /// Takes the driver lock, waiting for the current holder (at most `timeout`, if given);

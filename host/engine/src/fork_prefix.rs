@@ -49,6 +49,11 @@ pub fn prefix_break(
         }
     }
     for (p, f) in parent[..at].iter().zip(fork) {
+        // A fork abandoned before its prefix was complete ends with its abandon.
+        let last = f.seq as usize == fork.len();
+        if last && f.kind == loom_kernel::TickKind::Abandon && fork.len() <= at {
+            break;
+        }
         // The parent's row as it reads now, not as its stored hash says: an edited row must
         // not pass for the one the fork reproduced.
         let p_now = TickRow {

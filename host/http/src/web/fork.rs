@@ -25,7 +25,7 @@ pub struct ForkForm {
 /// The form on tick `seq` of `run`.
 pub fn form(run: u64, seq: u64, csrf: &str) -> Markup {
     html! {
-        details class="fork" {
+        details class="fork" id="fork" {
             summary { "Fork from here" }
             form method="post" action={ "/runs/" (run) "/fork" } {
                 input type="hidden" name="csrf" value=(csrf);

@@ -120,13 +120,19 @@ pub fn item(t: &TickDetail) -> Markup {
     html! {
         li class="tick" id={ "t" (k.seq) } data-seq=(k.seq) {
             @if t.rows.is_empty() {
-                div class="line" { (line) " " a class="open" href=(full) { "open" } }
+                div class="line" {
+                    (line) " " a class="open" href=(full) { "open" }
+                    " " a class="open" href={ (full) "#fork" } { "fork from here" }
+                }
             } @else {
                 details {
                     summary class="line" { (line) span class="nrows" { (t.rows.len()) " row" @if t.rows.len() != 1 { "s" } } }
                     div class="rows" {
                         @for d in &t.rows { (row(d, Some(PREVIEW_BYTES), &full)) }
-                        p { a href=(full) { "Tick #" (k.seq) " in full" } }
+                        p {
+                            a href=(full) { "Tick #" (k.seq) " in full" } " · "
+                            a href={ (full) "#fork" } { "fork from here" }
+                        }
                     }
                 }
             }
