@@ -568,3 +568,52 @@ fn a_fork_that_can_no_longer_be_finished_is_abandoned_saying_why() {
     // The project is free again.
     expect_code(&loom(&dir, &["run", "fix the median again"]), 10);
 }
+
+/// `--bundle` with a new version whose logic reproduces the prefix: a run of the 0.1.0
+/// contract's testkit goes on under the 0.2.0 one, and the fork's start records that bundle.
+#[test]
+fn a_fork_moves_a_run_onto_a_new_version_of_its_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, testkit) = testkit_project(tmp.path());
+    let legacy = tmp.path().join("testkit-0.1.wasm");
+    std::fs::write(&legacy, loom_guests::TESTKIT_0_1).unwrap();
+    std::fs::write(
+        dir.join("replies.toml"),
+        "log = \"calls.jsonl\"\n[[reply]]\nrole = \"worker\"\ntext = \"all done\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("loom.toml"),
+        "default_chain = [\"scripted:replies.toml\"]\n",
+    )
+    .unwrap();
+    let legacy = legacy.to_str().unwrap();
+    expect_code(&loom(&dir, &["run", "--bundle", legacy, "tidy up"]), 10);
+    let at = gate_tick(&dir, 1, "finish");
+    expect_code(&loom(&dir, &["abandon"]), 0);
+    let called = std::fs::read_to_string(dir.join("calls.jsonl")).unwrap();
+    let t = expect_code(
+        &loom(
+            &dir,
+            &[
+                "fork",
+                "1",
+                "--at",
+                &at.to_string(),
+                "--bundle",
+                testkit.to_str().unwrap(),
+            ],
+        ),
+        10,
+    );
+    assert!(t.contains("with bundle testkit 0.1.0"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("calls.jsonl")).unwrap(),
+        called
+    );
+    expect_code(&loom(&dir, &["approve", "finish"]), 0);
+    let runs = runs(&dir);
+    assert_eq!(runs[0]["run"]["bundle_name"], "testkit", "{:?}", runs[0]);
+    expect_code(&loom(&dir, &["verify"]), 0);
+    assert_replays_identically(&dir);
+}
