@@ -61,10 +61,13 @@ pub(crate) fn open_task(conn: &Connection) -> Result<Option<Task>> {
     }
 }
 
+// A run's last seq is its newest tick's, read by one seek to the end of the run's id range:
+// `max(seq)` over that range read every tick of the run, so reading a run (which every tick
+// does) cost more the longer the run.
 const RUN_COLS: &str = "id, task_id, bundle_name, bundle_version, bundle_hash, status, phase, \
                         settings, stop_reason, created_ms, options, \
-                        (SELECT coalesce(max(seq), 0) FROM ticks \
-                         WHERE id BETWEEN runs.id * 4294967296 AND runs.id * 4294967296 + 4294967295)";
+                        coalesce((SELECT seq FROM ticks WHERE id BETWEEN runs.id * 4294967296 \
+                         AND runs.id * 4294967296 + 4294967295 ORDER BY id DESC LIMIT 1), 0)";
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<(Run, String)> {
     let status: String = r.get(5)?;
