@@ -255,6 +255,53 @@ fn fork_at_the_plan_gate_with_another_provider_takes_the_tree_back() {
 }
 
 #[test]
+fn a_fork_never_overwrites_what_was_changed_by_hand_over_the_parents_fix() {
+    let (_tmp, dir) = demo_under("manual");
+    expect_code(
+        &loom(&dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let plan = gate_tick(&dir, 1, "plan");
+    expect_code(&loom(&dir, &["approve", "plan"]), 10);
+    // Someone edits, by hand and uncommitted, the very lines the parent's fix changed.
+    let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+    assert!(fixed.contains("% 2 == 0"), "{fixed}");
+    let edited = fixed.replace("% 2 == 0", "% 2 == 0  # checked by hand, keep");
+    std::fs::write(dir.join("stats.py"), &edited).unwrap();
+
+    // Taking the fix back out would overwrite that: the fork is refused and writes nothing.
+    let t = expect_code(
+        &loom(&dir, &["fork", "1", "--at", &plan.to_string(), "--replace"]),
+        2,
+    );
+    assert!(t.contains("nothing was forked"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stats.py")).unwrap(),
+        edited,
+        "the hand edit was overwritten"
+    );
+    assert_eq!(runs(&dir).len(), 1, "a refused fork wrote a run");
+    let s = status_json(&dir);
+    assert_eq!(s["run"]["id"], 1, "{s}");
+    assert_eq!(
+        s["run"]["status"], "waiting",
+        "the parent was abandoned: {s}"
+    );
+    expect_code(&loom(&dir, &["verify"]), 0);
+
+    // With the hand edit gone, the same fork goes through and takes the fix back out.
+    std::fs::write(dir.join("stats.py"), &fixed).unwrap();
+    let t = expect_code(
+        &loom(&dir, &["fork", "1", "--at", &plan.to_string(), "--replace"]),
+        10,
+    );
+    assert!(t.contains("working tree taken back"), "{t}");
+    let now = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+    assert!(!now.contains("% 2 == 0"), "{now}");
+    expect_code(&loom(&dir, &["verify"]), 0);
+}
+
+#[test]
 fn a_fork_whose_bundle_departs_inside_the_prefix_is_refused_naming_the_tick() {
     let (tmp, dir) = demo_with_log();
     expect_code(

@@ -216,6 +216,39 @@ fn the_golden_database_opens_verifies_and_replays_every_run() {
         before,
         "a read-only replay wrote to the file"
     );
+    // Runs replayed side by side (one worker per run, each reusing its scratch databases from
+    // run to run) report exactly what one after another does, tick by tick, in run order.
+    let reports = |jobs: &str| -> Vec<Value> {
+        let args = ["replay", "--all", "--ticks", "--json", "--jobs", jobs];
+        let o = loom(&dir, &[&args[..], &["--db", db.to_str().unwrap()]].concat());
+        let t = expect_code(&o, 0);
+        let mut v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {t}"));
+        let runs = v.as_array_mut().unwrap_or_else(|| panic!("{t}"));
+        for r in runs.iter_mut() {
+            r["millis"] = Value::Null;
+        }
+        runs.clone()
+    };
+    let one = reports("1");
+    assert_eq!(one.len(), SCENARIOS.len());
+    assert!(one
+        .iter()
+        .all(|r| r["ticks"].as_array().is_some_and(|t| !t.is_empty())));
+    assert_eq!(one, reports(&SCENARIOS.len().to_string()));
+    assert_eq!(one, reports("2"));
+    let o = loom(
+        &dir,
+        &[
+            "replay",
+            "--all",
+            "--jobs",
+            "0",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    let said = expect_code(&o, 2);
+    assert!(said.contains("--jobs"), "{said}");
     let o = loom(&dir, &["verify"]);
     let said = expect_code(&o, 0);
     assert_eq!(said.matches("intact").count(), SCENARIOS.len(), "{said}");

@@ -282,8 +282,9 @@ fn main() {
         .len() as f64;
     // Warm the project's compiled-bundle cache, as any replay after the run has it.
     replay(&long_db, Runs::One(1), &opts(false, None, &long_dir)).expect("warm");
-    let (mut derive, mut exec, mut load, mut all) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut derive, mut exec, mut load, mut all, mut all_one) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for _ in 0..rounds {
         let d = ms(|| {
             let r = replay(&long_db, Runs::One(1), &opts(true, None, &long_dir)).expect("derive");
@@ -309,6 +310,17 @@ fn main() {
             assert_eq!(r.len() as u64, replay_runs);
             assert!(r.iter().all(|x| x.identical), "every run reproduces");
         });
+        // The same with one run at a time (`--jobs 1`).
+        let one = ms(|| {
+            let o = ReplayOptions {
+                jobs: Some(1),
+                ..opts(false, Some(rules.clone()), &all_dir)
+            };
+            let r = replay(&all_db, Runs::All { since: None }, &o).expect("replay --all -j1");
+            assert_eq!(r.len() as u64, replay_runs);
+            assert!(r.iter().all(|x| x.identical), "every run reproduces");
+        });
+        all_one.push(one);
         derive.push(d);
         exec.push(full - d - l);
         load.push(l);
@@ -330,6 +342,11 @@ fn main() {
     println!(
         "  replay --all --invariants human-gates, {replay_runs} runs of 50 ticks: {}   target ≤ 2,000 ms",
         spread(&all)
+    );
+    println!(
+        "    the same, one run at a time (--jobs 1):                  {}   ({:.2}x on {cores} cores)",
+        spread(&all_one),
+        median(all_one.clone()) / median(all.clone())
     );
     let _ = std::fs::remove_dir_all(&root);
 }

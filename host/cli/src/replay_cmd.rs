@@ -40,6 +40,9 @@ pub struct ReplayArgs {
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
+    /// With --all: replay this many runs at once (default: one per core)
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     #[command(flatten)]
     pub at: crate::args::At,
 }
@@ -67,6 +70,7 @@ pub fn run(args: ReplayArgs, project_dir: &Option<PathBuf>) -> Result<u8> {
         only: args.only,
         bundle: read(args.bundle, "bundle")?,
         ticks: args.ticks,
+        jobs: args.jobs.map(usize::from),
         config,
         root,
     };

@@ -11,7 +11,7 @@ use loom_providers::Chain;
 use loom_runtime::{Bundle, Limits, Runtime};
 use serde::Serialize;
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Where a run stands after a command drove it.
 #[derive(Debug, Serialize)]
@@ -159,7 +159,7 @@ impl Engine {
             }
             .into());
         }
-        let bundle = Rc::new(self.runtime.load_bundle(bundle_wasm)?);
+        let bundle = Arc::new(self.runtime.load_bundle(bundle_wasm)?);
         self.preflight(bundle.manifest(), provider)?;
         // The bundle's bytes go into the database, so resume and replay use exactly this bundle.
         self.store.put_blob_compressed(bundle_wasm)?;
@@ -381,7 +381,7 @@ impl Engine {
     }
 
     /// The bundle `run` was started with, loaded from the database itself.
-    pub(crate) fn bundle_for(&mut self, run: u64) -> Result<Rc<Bundle>> {
+    pub(crate) fn bundle_for(&mut self, run: u64) -> Result<Arc<Bundle>> {
         if self.recording.is_some() {
             // A replay runs the one bundle it was given, whatever the run recorded.
             if let Some(b) = self.bundles.first() {
@@ -397,7 +397,7 @@ impl Engine {
                 "the bundle of run #{run} ({hash}) is missing from the database"
             ))
         })?;
-        let b = Rc::new(self.runtime.load_bundle(&wasm)?);
+        let b = Arc::new(self.runtime.load_bundle(&wasm)?);
         self.bundles.push(b.clone());
         Ok(b)
     }

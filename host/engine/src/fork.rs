@@ -18,7 +18,7 @@ use loom_kernel::{
 };
 use loom_runtime::Bundle;
 use serde::Serialize;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What a fork asks for: where, and what changes at the fork point.
 #[derive(Clone, Debug, Default)]
@@ -82,7 +82,7 @@ impl Engine {
                 ))
             })?,
         };
-        let bundle = Rc::new(self.runtime.load_bundle(&wasm)?);
+        let bundle = Arc::new(self.runtime.load_bundle(&wasm)?);
         self.preflight(bundle.manifest(), req.provider.as_deref())?;
         let at_fork = self.dry_run(&parent, &ticks, req.at, bundle.clone())?;
         if at_fork.status.is_final() {
@@ -153,7 +153,13 @@ impl Engine {
 
     /// Re-executes the parent's ticks 1..=`at` with `bundle` on a scratch database and checks
     /// that they come out as recorded; returns the run as it stands after tick `at`.
-    fn dry_run(&self, parent: &Run, ticks: &[TickRow], at: u64, bundle: Rc<Bundle>) -> Result<Run> {
+    fn dry_run(
+        &self,
+        parent: &Run,
+        ticks: &[TickRow],
+        at: u64,
+        bundle: Arc<Bundle>,
+    ) -> Result<Run> {
         let mut rec = Recording::prefix(&self.store, parent.id, at, parent.id)?;
         rec.keep_identity = true;
         let mut engine = Engine::replaying(
@@ -161,6 +167,7 @@ impl Engine {
             self.runtime.clone(),
             self.config.clone(),
             rec,
+            loom_kernel::Store::open_in_memory()?,
         )?;
         let stopped = crate::reexecute::drive_recorded(&mut engine, parent.id, bundle.clone())
             .err()
@@ -201,7 +208,7 @@ impl Engine {
     fn start_fork(
         &mut self,
         first: &TickRow,
-        bundle: &Rc<Bundle>,
+        bundle: &Arc<Bundle>,
         origin: &ForkOrigin,
     ) -> Result<u64> {
         let writes: Vec<Write> = serde_json::from_str(&first.changes)

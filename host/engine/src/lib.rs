@@ -28,6 +28,7 @@ pub mod reads;
 mod recording;
 mod reexecute;
 pub mod replay;
+mod replay_workers;
 mod run_effect;
 pub mod stops;
 mod tally;
@@ -50,6 +51,7 @@ use loom_kernel::Store;
 use loom_runtime::{Bundle, Runtime};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// One project's engine: its config, its database and the bundles its runs use.
 pub struct Engine {
@@ -57,7 +59,7 @@ pub struct Engine {
     config: Config,
     store: Store,
     runtime: Runtime,
-    bundles: Vec<Rc<Bundle>>,
+    bundles: Vec<Arc<Bundle>>,
     observer: std::cell::RefCell<Box<dyn Observer>>,
     /// The transport decisions arrive through, recorded with each human decision.
     transport: String,

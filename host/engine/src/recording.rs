@@ -82,10 +82,19 @@ impl Recording {
         if let Some((at, _)) = cut {
             ticks.truncate(usize::try_from(at).unwrap_or(usize::MAX));
         }
-        let writes: Vec<Vec<Write>> = ticks
+        // A change list that does not parse is damage to the record, never an empty tick.
+        let writes = ticks
             .iter()
-            .map(|t| serde_json::from_str(&rekey(&t.changes)).unwrap_or_default())
-            .collect();
+            .map(|t| {
+                serde_json::from_str::<Vec<Write>>(&rekey(&t.changes)).map_err(|e| {
+                    replay_error(format!(
+                        "the recorded changes of tick {} of run #{run} cannot be read ({e}); \
+                         `loom verify` names the damage",
+                        t.seq
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         // The run's options as it started: the first recorded change says what they were.
         let first_change = writes.iter().flatten().find_map(|w| match w {
             Write::Options { from, .. } => Some(from.clone()),
@@ -228,17 +237,20 @@ pub(crate) fn replay_error(msg: String) -> EngineError {
 }
 
 impl Engine {
-    /// An engine over a scratch database that re-executes `recording` with `bundle`.
+    /// An engine over `scratch` (an in-memory store, emptied here) that re-executes
+    /// `recording`.
     pub(crate) fn replaying(
         root: PathBuf,
         runtime: Runtime,
         config: Config,
         recording: Recording,
+        scratch: Store,
     ) -> Result<Engine> {
+        scratch.clear_scratch()?;
         Ok(Engine {
             root,
             config,
-            store: Store::open_in_memory()?,
+            store: scratch,
             runtime,
             bundles: Vec::new(),
             observer: std::cell::RefCell::new(Box::new(Silent)),
@@ -323,7 +335,11 @@ impl Engine {
                 let outcome = serde_json::from_slice(bytes).map_err(|e| {
                     replay_error(format!("the stored result of {key} is not an outcome: {e}"))
                 })?;
-                let meta = serde_json::from_str(&row.meta).unwrap_or_default();
+                let meta = serde_json::from_str(&row.meta).map_err(|e| {
+                    replay_error(format!(
+                        "the recorded meta of effect {key} attempt {attempt} is not JSON: {e}"
+                    ))
+                })?;
                 Ok(Some(RecordedEffect::Done(
                     attempt,
                     Performed {

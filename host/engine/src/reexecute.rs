@@ -10,33 +10,40 @@ use loom_kernel::{
     first_difference, NewRun, RunStatus, Store, TickKind, TickMeta, TickRow, TickToken, Write,
 };
 use loom_runtime::{Bundle, Runtime};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Re-executes run `id` with `bundle` (loaded by `runtime`) and returns the first tick that
-/// differs from the recording.
+/// differs from the recording. The engine works in `scratch`, an in-memory store left from an
+/// earlier re-execution (or a new one when there is none), and leaves it there for the next.
 pub(crate) fn reexecute(
     store: &Store,
     id: u64,
     runtime: &Runtime,
-    bundle: Rc<Bundle>,
+    bundle: Arc<Bundle>,
     opts: &ReplayOptions,
+    scratch: &mut Option<Store>,
 ) -> Result<Option<Divergence>> {
     let mut recording = Recording::load(store, id)?;
     recording.keep_identity = opts.bundle.is_some();
     let recorded = recording.ticks.clone();
     let root = opts.root.clone().unwrap_or_else(std::env::temp_dir);
     let config = opts.config.clone().unwrap_or_default();
-    let mut engine = Engine::replaying(root, runtime.clone(), config, recording)?;
+    let db = match scratch.take() {
+        Some(s) => s,
+        None => Store::open_in_memory()?,
+    };
+    let mut engine = Engine::replaying(root, runtime.clone(), config, recording, db)?;
     let stopped = drive_recorded(&mut engine, id, bundle)
         .err()
         .map(|e| e.to_string());
-    let replayed = engine.store.ticks(id).unwrap_or_default();
+    let replayed = engine.store.ticks(id)?;
+    *scratch = Some(engine.store);
     Ok(compare(&recorded, &replayed, stopped))
 }
 
 /// Drives the replaying engine through the recording: the run itself, then each decision,
 /// resume or abandon that came from outside it.
-pub(crate) fn drive_recorded(engine: &mut Engine, id: u64, bundle: Rc<Bundle>) -> Result<()> {
+pub(crate) fn drive_recorded(engine: &mut Engine, id: u64, bundle: Arc<Bundle>) -> Result<()> {
     engine.replay_start(bundle)?;
     follow(engine, id)
 }
@@ -198,7 +205,7 @@ fn compare(
 
 impl Engine {
     /// Tick 1 of the recording, re-executed with `bundle`; then the run is driven.
-    pub(crate) fn replay_start(&mut self, bundle: Rc<Bundle>) -> Result<()> {
+    pub(crate) fn replay_start(&mut self, bundle: Arc<Bundle>) -> Result<()> {
         let rec = self
             .recording
             .as_ref()

@@ -3,13 +3,15 @@
 //! database is never written (the re-execution happens in a scratch database in memory).
 
 use crate::error::Result;
+use crate::replay_workers::bundle_key;
 use crate::Config;
 use loom_kernel::{first_difference, KernelError, Replay, Rules, Store};
 use loom_runtime::{Bundle, Limits, Runtime};
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What to replay with.
@@ -24,6 +26,8 @@ pub struct ReplayOptions {
     pub bundle: Option<Vec<u8>>,
     /// Report every tick, not only the first difference and the first firings.
     pub ticks: bool,
+    /// How many runs to replay at once; `None`: one per core.
+    pub jobs: Option<usize>,
     /// The project's configuration (its `max_ticks`, its commands), when replaying in one.
     pub config: Option<Config>,
     pub root: Option<PathBuf>,
@@ -135,60 +139,32 @@ pub fn replay(db: &Path, runs: Runs, opts: &ReplayOptions) -> Result<Vec<RunRepl
             .filter(|id| since.is_none_or(|s| *id >= s))
             .collect(),
     };
-    // Re-execution shares one runtime and each bundle loaded once: `--all` over many runs of
-    // one bundle compiles and links it once.
-    let mut loaded: HashMap<String, Rc<Bundle>> = HashMap::new();
-    let mut out = Vec::new();
-    for id in ids {
-        let mut report = match &swapped {
-            Some(s) => replay_run(&store, id, &[("invariants", s)], opts.ticks)?,
-            None => replay_run(&store, id, &[], opts.ticks)?,
-        };
-        if !opts.only {
-            let started = Instant::now();
-            let hash = match &opts.bundle {
-                Some(_) => String::new(),
-                None => store.run(id)?.bundle_hash,
-            };
-            let bundle = match loaded.get(&hash) {
-                Some(b) => b.clone(),
-                None => {
-                    let wasm = match &opts.bundle {
-                        Some(w) => w.clone(),
-                        None => bundle_wasm(&store, id)?,
-                    };
-                    let b = Rc::new(runtime.load_bundle(&wasm)?);
-                    loaded.insert(hash, b.clone());
-                    b
-                }
-            };
-            // Two checks, the earlier finding wins: re-executing the bundle reproduces the
-            // chain from the recorded inputs; re-deriving each tick from its change list
-            // (above) also catches stored rows that no longer match the chain.
-            let rerun = crate::reexecute::reexecute(&store, id, &runtime, bundle, opts)?;
-            report.divergence = match (report.divergence.take(), rerun) {
-                (Some(a), Some(b)) => Some(if a.seq < b.seq { a } else { b }),
-                (a, b) => a.or(b),
-            };
-            report.replayed_ticks = match &report.divergence {
-                Some(d) => d.seq as usize - 1,
-                None => report.recorded_ticks,
-            };
-            report.identical = report.divergence.is_none();
-            report.millis += started.elapsed().as_millis() as u64;
-            let differs_at = report.divergence.as_ref().map(|d| d.seq);
-            for t in &mut report.ticks {
-                t.reproduced = match differs_at {
-                    None => Some(true),
-                    Some(d) if t.seq < d => Some(true),
-                    Some(d) if t.seq == d => Some(false),
-                    Some(_) => None,
+    // Every bundle is loaded (compiled or read from the cache) once, before any run is
+    // replayed: `--all` over many runs of one bundle compiles and links it once, however many
+    // threads share it.
+    let mut loaded: HashMap<String, Arc<Bundle>> = HashMap::new();
+    if !opts.only {
+        for id in &ids {
+            if let Entry::Vacant(slot) = loaded.entry(bundle_key(&store, *id, opts)?) {
+                let wasm = match &opts.bundle {
+                    Some(w) => w.clone(),
+                    None => bundle_wasm(&store, *id)?,
                 };
+                slot.insert(Arc::new(runtime.load_bundle(&wasm)?));
             }
         }
-        out.push(report);
     }
-    Ok(out)
+    let shared = crate::replay_workers::Shared {
+        runtime: &runtime,
+        swapped: swapped.as_ref(),
+        loaded: &loaded,
+        opts,
+    };
+    let workers = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(ids.len());
+    crate::replay_workers::replay_runs(db, store, &ids, &shared, workers)
 }
 
 fn bundle_wasm(store: &Store, run: u64) -> Result<Vec<u8>> {
@@ -201,14 +177,19 @@ fn bundle_wasm(store: &Store, run: u64) -> Result<Vec<u8>> {
     })?)
 }
 
-fn replay_run(
+pub(crate) fn replay_run(
     store: &Store,
     id: u64,
     sets: &[(&str, &dyn Rules)],
     per_tick: bool,
+    scratch: &mut Option<Store>,
 ) -> Result<RunReplay> {
     let started = Instant::now();
-    let mut replay = Replay::new(store, id)?;
+    let db = match scratch.take() {
+        Some(s) => s,
+        None => Store::open_in_memory()?,
+    };
+    let mut replay = Replay::with_scratch(store, id, db)?;
     let run = replay.run().clone();
     let task = store.task(run.task_id)?;
     let mut report = RunReplay {
@@ -310,6 +291,7 @@ fn replay_run(
             break;
         }
     }
+    *scratch = Some(replay.into_scratch());
     report.identical =
         report.divergence.is_none() && report.replayed_ticks == report.recorded_ticks;
     report.millis = started.elapsed().as_millis() as u64;

@@ -165,11 +165,13 @@ fn main() {
 
     // Per tick: the incident bundle in `diagnose` (next builds the diagnosis prompt's arguments,
     // apply parses a reply, check runs its four rules), the code bundle at its start.
-    let store = Store::open(&tmp.path().join("loom.db"), Durability::Normal).expect("store");
+    // A store each: one project has one open task.
+    let py_store = Store::open(&tmp.path().join("py.db"), Durability::Normal).expect("store");
+    let rs_store = Store::open(&tmp.path().join("rs.db"), Durability::Normal).expect("store");
     let py = load(&py_wasm, &warm_py);
     let rs = load(rust_wasm, &warm_rs);
     let py_run = run_in(
-        &store,
+        &py_store,
         &py,
         "diagnose",
         &[
@@ -181,7 +183,7 @@ fn main() {
             ("round", "current", r#"{"n":1,"ran":0}"#),
         ],
     );
-    let rs_run = run_in(&store, &rs, &rs.manifest().phases[0].clone(), &[]);
+    let rs_run = run_in(&rs_store, &rs, &rs.manifest().phases[0].clone(), &[]);
     let zero = || TickCost {
         next_ms: Vec::new(),
         apply_ms: Vec::new(),
@@ -189,8 +191,8 @@ fn main() {
     };
     let (mut p, mut r) = (zero(), zero());
     for _ in 0..tick_rounds {
-        tick_round(&store, &py, py_run, 20, true, &mut p);
-        tick_round(&store, &rs, rs_run, 20, false, &mut r);
+        tick_round(&py_store, &py, py_run, 20, true, &mut p);
+        tick_round(&rs_store, &rs, rs_run, 20, false, &mut r);
     }
     let (pn, pa, pc) = (median(p.next_ms), median(p.apply_ms), median(p.check_ms));
     let (rn, rc) = (median(r.next_ms), median(r.check_ms));

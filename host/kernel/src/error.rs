@@ -56,6 +56,9 @@ pub enum KernelError {
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
 
+    #[error("{0} is a project's database, not a scratch one; it is never emptied")]
+    NotScratch(String),
+
     #[error("{path} cannot be read: {why}")]
     Unreadable { path: String, why: String },
 

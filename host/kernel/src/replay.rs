@@ -38,6 +38,14 @@ pub struct Replay<'s> {
 
 impl<'s> Replay<'s> {
     pub fn new(source: &'s Store, run: u64) -> Result<Replay<'s>> {
+        Self::with_scratch(source, run, Store::open_in_memory()?)
+    }
+
+    /// As [`Replay::new`], re-deriving into `scratch` (an in-memory store from an earlier
+    /// replay, see [`Replay::into_scratch`]), which is emptied first: its schema and prepared
+    /// statements are kept, so replaying many runs does not build a database for each.
+    pub fn with_scratch(source: &'s Store, run: u64, scratch: Store) -> Result<Replay<'s>> {
+        scratch.clear_scratch()?;
         let ledger = source.ledger(run)?;
         let by_key = ledger
             .iter()
@@ -50,7 +58,7 @@ impl<'s> Replay<'s> {
             ledger,
             by_key,
             gates: source.gates(run)?.into_iter().map(|g| (g.id, g)).collect(),
-            scratch: Store::open_in_memory()?,
+            scratch,
             source,
             next: 0,
         })
@@ -72,6 +80,11 @@ impl<'s> Replay<'s> {
     /// The replayed run's state so far (for reading what a rule saw).
     pub fn scratch(&self) -> &Store {
         &self.scratch
+    }
+
+    /// The scratch store, for the next replay to reuse.
+    pub fn into_scratch(self) -> Store {
+        self.scratch
     }
 
     /// Replays the next recorded tick, evaluating each of `rules` at its commit point.

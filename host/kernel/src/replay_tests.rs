@@ -200,3 +200,58 @@ fn an_edited_tick_is_reported_at_the_field_that_changed() {
         "{diffs:?}"
     );
 }
+
+#[test]
+fn a_scratch_store_is_emptied_for_the_next_replay_and_a_project_store_never_is() {
+    let store = Store::open_in_memory().unwrap();
+    let run = record(&store);
+    let replay_all = |scratch: Store| -> Store {
+        let mut replay = Replay::with_scratch(&store, run, scratch).unwrap();
+        let mut n = 0;
+        while let Some(r) = replay.step(&[]).unwrap() {
+            assert_eq!(first_difference(&r.recorded, &r.replayed), None);
+            n += 1;
+        }
+        assert_eq!(n, 5);
+        assert_eq!(
+            store.gates(run).unwrap(),
+            replay.scratch().gates(run).unwrap(),
+            "gate ids start again from 1 in an emptied scratch"
+        );
+        assert_eq!(
+            store.ledger(run).unwrap(),
+            replay.scratch().ledger(run).unwrap()
+        );
+        replay.into_scratch()
+    };
+    // The same scratch three times over: each replay starts from nothing.
+    let mut scratch = Store::open_in_memory().unwrap();
+    for _ in 0..3 {
+        scratch = replay_all(scratch);
+    }
+    scratch.clear_scratch().unwrap();
+    assert!(scratch.runs().unwrap().is_empty());
+    assert!(matches!(scratch.run(run), Err(KernelError::NoSuchRun(_))));
+
+    // A database on a file is never emptied, and keeps every row.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loom.db");
+    let on_disk = Store::open(&path, Durability::Normal).unwrap();
+    let new = NewRun {
+        title: "keep me".into(),
+        bundle_name: "b".into(),
+        bundle_version: "1".into(),
+        bundle_hash: "h".into(),
+        phase: "p".into(),
+        settings: "{}".into(),
+        options: "{}".into(),
+    };
+    let t = on_disk.begin_run(&new, None).unwrap();
+    let kept = t.token().run;
+    t.commit(TickMeta::new(TickKind::Start, "start"), None)
+        .unwrap();
+    let err = on_disk.clear_scratch().unwrap_err();
+    assert!(matches!(err, KernelError::NotScratch(_)), "{err}");
+    assert!(err.to_string().contains("loom.db"), "{err}");
+    assert_eq!(on_disk.run(kept).unwrap().id, kept);
+}

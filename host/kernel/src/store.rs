@@ -123,6 +123,32 @@ impl Store {
         Self::configure(Connection::open_in_memory()?, Durability::Full)
     }
 
+    /// Empties an in-memory store (see [`Store::open_in_memory`]) so that it can stand in for
+    /// a new one: every row goes, the schema and the prepared statements stay. A store on a
+    /// file is refused: this is for scratch databases only.
+    pub fn clear_scratch(&self) -> Result<()> {
+        if let Some(path) = self.conn.path().filter(|p| !p.is_empty()) {
+            return Err(KernelError::NotScratch(path.to_owned()));
+        }
+        // Every table the migrations made, whichever they are; row ids restart from 1 as in a
+        // new database, since no table is AUTOINCREMENT.
+        let tables = self
+            .conn
+            .prepare_cached(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // Deferred: the rows go table by table, and each table is checked once all are gone.
+        let mut batch = String::from("BEGIN; PRAGMA defer_foreign_keys = ON;");
+        for t in tables {
+            batch.push_str(&format!(" DELETE FROM \"{}\";", t.replace('"', "\"\"")));
+        }
+        batch.push_str(" COMMIT;");
+        self.conn.execute_batch(&batch)?;
+        Ok(())
+    }
+
     /// Opens an existing database without any right to write to it (replay, verify, a copy
     /// from another machine). No migration is applied; a newer schema is refused.
     ///

@@ -191,6 +191,7 @@ impl Reader {
             only,
             bundle: None,
             ticks,
+            jobs: None,
             config: Some(loom_engine::Config::load(&self.root)?),
             root: Some(self.root.clone()),
         };
