@@ -178,6 +178,20 @@ fn fork_before_accept_and_reject_instead_goes_back_to_fixing() {
     );
 }
 
+/// Run #1 of the demo under the manual policy with its plan approved: its fix is in the tree
+/// and it waits further on. Returns the plan gate's tick and the fixed `stats.py`.
+fn parent_with_its_fix(dir: &Path) -> (u64, String) {
+    expect_code(
+        &loom(dir, &["run", "fix the median of even-length lists"]),
+        10,
+    );
+    let plan = gate_tick(dir, 1, "plan");
+    expect_code(&loom(dir, &["approve", "plan"]), 10);
+    let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
+    assert!(fixed.contains("% 2 == 0"), "{fixed}");
+    (plan, fixed)
+}
+
 #[test]
 fn fork_at_the_plan_gate_with_another_provider_takes_the_tree_back() {
     // Under the manual policy a person approves the plan.
@@ -192,15 +206,7 @@ fn fork_at_the_plan_gate_with_another_provider_takes_the_tree_back() {
     ]
     .concat();
     std::fs::write(dir.join(".loom/other.toml"), other).unwrap();
-    // The parent's plan is approved, its fix is in the tree, and it waits further on.
-    expect_code(
-        &loom(&dir, &["run", "fix the median of even-length lists"]),
-        10,
-    );
-    let plan = gate_tick(&dir, 1, "plan");
-    expect_code(&loom(&dir, &["approve", "plan"]), 10);
-    let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
-    assert!(fixed.contains("% 2 == 0"), "{fixed}");
+    let (plan, _) = parent_with_its_fix(&dir);
 
     // The parent's task is open: a fork must say it replaces it.
     let t = expect_code(&loom(&dir, &["fork", "1", "--at", &plan.to_string()]), 2);
@@ -257,15 +263,8 @@ fn fork_at_the_plan_gate_with_another_provider_takes_the_tree_back() {
 #[test]
 fn a_fork_never_overwrites_what_was_changed_by_hand_over_the_parents_fix() {
     let (_tmp, dir) = demo_under("manual");
-    expect_code(
-        &loom(&dir, &["run", "fix the median of even-length lists"]),
-        10,
-    );
-    let plan = gate_tick(&dir, 1, "plan");
-    expect_code(&loom(&dir, &["approve", "plan"]), 10);
+    let (plan, fixed) = parent_with_its_fix(&dir);
     // Someone edits, by hand and uncommitted, the very lines the parent's fix changed.
-    let fixed = std::fs::read_to_string(dir.join("stats.py")).unwrap();
-    assert!(fixed.contains("% 2 == 0"), "{fixed}");
     let edited = fixed.replace("% 2 == 0", "% 2 == 0  # checked by hand, keep");
     std::fs::write(dir.join("stats.py"), &edited).unwrap();
 

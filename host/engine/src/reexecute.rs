@@ -28,10 +28,7 @@ pub(crate) fn reexecute(
     let recorded = recording.ticks.clone();
     let root = opts.root.clone().unwrap_or_else(std::env::temp_dir);
     let config = opts.config.clone().unwrap_or_default();
-    let db = match scratch.take() {
-        Some(s) => s,
-        None => Store::open_in_memory()?,
-    };
+    let db = crate::replay_workers::scratch_store(scratch)?;
     let mut engine = Engine::replaying(root, runtime.clone(), config, recording, db)?;
     let stopped = drive_recorded(&mut engine, id, bundle)
         .err()

@@ -185,10 +185,7 @@ pub(crate) fn replay_run(
     scratch: &mut Option<Store>,
 ) -> Result<RunReplay> {
     let started = Instant::now();
-    let db = match scratch.take() {
-        Some(s) => s,
-        None => Store::open_in_memory()?,
-    };
+    let db = crate::replay_workers::scratch_store(scratch)?;
     let mut replay = Replay::with_scratch(store, id, db)?;
     let run = replay.run().clone();
     let task = store.task(run.task_id)?;

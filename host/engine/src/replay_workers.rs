@@ -39,11 +39,8 @@ pub(crate) fn replay_runs(
                     let mut out = Vec::new();
                     let store = match Store::open_read_only(db) {
                         Ok(s) => s,
-                        Err(e) => {
-                            let at = next.fetch_add(ids.len(), Ordering::Relaxed);
-                            out.push((at.min(ids.len()), Err(e.into())));
-                            return out;
-                        }
+                        // After every run's place: a run's own failure, if any, comes first.
+                        Err(e) => return vec![(ids.len(), Err(e.into()))],
                     };
                     let mut scratch = Scratch::default();
                     loop {
@@ -87,6 +84,14 @@ pub(crate) fn replay_runs(
 struct Scratch {
     derive: Option<Store>,
     execute: Option<Store>,
+}
+
+/// The store left in `slot` by the previous run, or a new in-memory one for the first.
+pub(crate) fn scratch_store(slot: &mut Option<Store>) -> Result<Store> {
+    Ok(match slot.take() {
+        Some(s) => s,
+        None => Store::open_in_memory()?,
+    })
 }
 
 /// What every run's replay shares: the runtime, the swapped-in rules, the loaded bundles.

@@ -237,19 +237,7 @@ fn a_scratch_store_is_emptied_for_the_next_replay_and_a_project_store_never_is()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("loom.db");
     let on_disk = Store::open(&path, Durability::Normal).unwrap();
-    let new = NewRun {
-        title: "keep me".into(),
-        bundle_name: "b".into(),
-        bundle_version: "1".into(),
-        bundle_hash: "h".into(),
-        phase: "p".into(),
-        settings: "{}".into(),
-        options: "{}".into(),
-    };
-    let t = on_disk.begin_run(&new, None).unwrap();
-    let kept = t.token().run;
-    t.commit(TickMeta::new(TickKind::Start, "start"), None)
-        .unwrap();
+    let kept = record(&on_disk);
     let err = on_disk.clear_scratch().unwrap_err();
     assert!(matches!(err, KernelError::NotScratch(_)), "{err}");
     assert!(err.to_string().contains("loom.db"), "{err}");
